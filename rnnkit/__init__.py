@@ -1,0 +1,8 @@
+"""rnnkit: recurrent networks trained by numba-compiled backpropagation through time."""
+
+from .network import Network
+from .optim import Optimizer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["Network", "Optimizer", "__version__"]

@@ -1,0 +1,93 @@
+"""Elman RNN cell: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+``f`` is ``tanh`` (``act == 0``) or ``relu`` (``act == 1``). One gate
+(``G = 1``); the cache is unused (``C = 0``): backward reads the activation
+from the stored hidden states.
+
+Kernel conventions shared by every cell (see :mod:`rnnkit.cells`):
+
+* time-major arrays; ``xp`` (T, B, G*H) is the input projection
+  ``x_t @ W_ih.T + b_ih`` of every step, computed by the caller as one GEMM;
+* ``hs`` (T+1, B, H): ``hs[0]`` is the initial state, ``hs[t+1]`` the state
+  after step ``t``; steps ``t >= lengths[b]`` copy the previous state;
+* ``cs`` likewise for the LSTM cell state (unused here);
+* backward writes the gradients of the input and recurrent pre-activations
+  (``dpre_ih``, ``dpre_hh``, (T, B, G*H), zero at masked steps) and of the
+  initial state, from the gradients ``dhs`` (T, B, H) of every step's output
+  and ``dh_last``/``dc_last`` of the final state.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT_OPTIONS
+from .._linalg import mm_nn, mm_nt
+from .._numeric import tanh
+
+N_GATES = 1
+CACHE_WIDTH = 0
+HAS_CELL_STATE = False
+
+
+@njit(**JIT_OPTIONS)
+def forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache):  # pragma: no cover
+    """Run the cell over a whole (T, B) window; see the module docstring."""
+    T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
+    zero = xp.dtype.type(0)
+    has_bias = b_hh.shape[0] > 0
+    gh = np.empty((B, H), xp.dtype)
+    for t in range(T):
+        hprev = hs[t]
+        mm_nt(hprev, W_hh, gh, False)
+        for b in range(B):
+            out = hs[t + 1, b]
+            if t >= lengths[b]:
+                out[:] = hprev[b]
+                continue
+            x = xp[t, b]
+            g = gh[b]
+            if has_bias:
+                for j in range(H):
+                    g[j] += b_hh[j]
+            if act == 0:
+                for j in range(H):
+                    out[j] = tanh(x[j] + g[j])
+            else:
+                for j in range(H):
+                    a = x[j] + g[j]
+                    out[j] = a if a > zero else zero
+
+
+@njit(**JIT_OPTIONS)
+def backward_sequence(
+    dhs, lengths, W_hh, act, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0
+):  # pragma: no cover
+    """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
+    T, B, H = dhs.shape
+    zero = dhs.dtype.type(0)
+    one = dhs.dtype.type(1)
+    dh = dh0  # running gradient w.r.t. the state entering step t (reused buffer)
+    dh[:] = dh_last
+    for t in range(T - 1, -1, -1):
+        da = dpre_ih[t]
+        for b in range(B):
+            d = dh[b]
+            o = dhs[t, b]
+            for j in range(H):
+                d[j] += o[j]
+            row = da[b]
+            if t >= lengths[b]:
+                row[:] = zero
+                continue
+            h = hs[t + 1, b]
+            if act == 0:
+                for j in range(H):
+                    row[j] = d[j] * (one - h[j] * h[j])
+            else:
+                for j in range(H):
+                    row[j] = d[j] if h[j] > zero else zero
+        # masked rows keep their running gradient; valid rows get da @ W_hh
+        for b in range(B):
+            if t < lengths[b]:
+                dh[b, :] = zero
+        mm_nn(da, W_hh, dh, True)

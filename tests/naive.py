@@ -1,0 +1,222 @@
+"""Plain-NumPy loop references for every kernel: cells, head, losses, optimizers.
+
+Written for clarity, not speed: one sequence and one time step at a time,
+float64, exact transcendental functions. Arrays are batch-major (N, T, ...),
+parameters use PyTorch's names and gate order.
+"""
+
+import numpy as np
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ----------------------------------------------------------------------------- cells
+def cell_step(cell, act, x, h, c, p):
+    """One step of one sequence. Returns (h_new, c_new, cache)."""
+    H = h.shape[0]
+    W_ih, W_hh = p["weight_ih_l0"], p["weight_hh_l0"]
+    b_ih = p["bias_ih_l0"] if p["bias_ih_l0"].size else np.zeros(W_ih.shape[0])
+    b_hh = p["bias_hh_l0"] if p["bias_hh_l0"].size else np.zeros(W_ih.shape[0])
+    gi = W_ih @ x + b_ih
+    gh = W_hh @ h + b_hh
+    if cell == "rnn":
+        a = gi + gh
+        hn = np.tanh(a) if act == "tanh" else np.maximum(a, 0.0)
+        return hn, c, {"a": a}
+    if cell == "lstm":
+        a = gi + gh
+        i, f, g, o = sigmoid(a[:H]), sigmoid(a[H:2 * H]), np.tanh(a[2 * H:3 * H]), sigmoid(a[3 * H:])
+        cn = f * c + i * g
+        hn = o * np.tanh(cn)
+        return hn, cn, {"i": i, "f": f, "g": g, "o": o, "c": cn, "cp": c}
+    # gru
+    r = sigmoid(gi[:H] + gh[:H])
+    z = sigmoid(gi[H:2 * H] + gh[H:2 * H])
+    n = np.tanh(gi[2 * H:] + r * gh[2 * H:])
+    hn = (1.0 - z) * n + z * h
+    return hn, c, {"r": r, "z": z, "n": n, "ghn": gh[2 * H:]}
+
+
+def cell_forward(cell, act, X, lengths, p, h0=None, c0=None):
+    """Run a cell over padded sequences; steps past a length keep the state.
+
+    Returns ``hseq`` (N, T, H) (the state after each step), ``hT``, ``cT``.
+    """
+    N, T, _ = X.shape
+    H = p["weight_hh_l0"].shape[1]
+    hseq = np.zeros((N, T, H))
+    hT = np.zeros((N, H))
+    cT = np.zeros((N, H))
+    for b in range(N):
+        h = np.zeros(H) if h0 is None else h0[b].astype(float)
+        c = np.zeros(H) if c0 is None else c0[b].astype(float)
+        for t in range(T):
+            if t < lengths[b]:
+                h, c, _ = cell_step(cell, act, X[b, t], h, c, p)
+            hseq[b, t] = h
+        hT[b], cT[b] = h, c
+    return hseq, hT, cT
+
+
+def cell_backward(cell, act, X, lengths, p, dhseq, h0=None, c0=None, dhT=None, dcT=None):
+    """Gradients of ``sum(dhseq * hseq) + dhT.hT + dcT.cT`` by explicit BPTT.
+
+    Returns a dict with the gradient of every parameter of ``p``, ``dX``,
+    ``dh0`` and ``dc0``.
+    """
+    N, T, I = X.shape
+    H = p["weight_hh_l0"].shape[1]
+    W_ih, W_hh = p["weight_ih_l0"], p["weight_hh_l0"]
+    g = {k: np.zeros_like(v, dtype=float) for k, v in p.items() if k.endswith("_l0")}
+    dX = np.zeros_like(X, dtype=float)
+    dh0 = np.zeros((N, H))
+    dc0 = np.zeros((N, H))
+    for b in range(N):
+        h = np.zeros(H) if h0 is None else h0[b].astype(float)
+        c = np.zeros(H) if c0 is None else c0[b].astype(float)
+        hs, caches = [h], []
+        for t in range(T):
+            if t < lengths[b]:
+                h, c, cache = cell_step(cell, act, X[b, t], h, c, p)
+            else:
+                cache = None
+            hs.append(h)
+            caches.append(cache)
+        dh = np.zeros(H) if dhT is None else dhT[b].astype(float)
+        dc = np.zeros(H) if dcT is None else dcT[b].astype(float)
+        for t in range(T - 1, -1, -1):
+            dh = dh + dhseq[b, t]
+            cache = caches[t]
+            if cache is None:
+                continue
+            hp = hs[t]
+            if cell == "rnn":
+                if act == "tanh":
+                    da = dh * (1.0 - np.tanh(cache["a"]) ** 2)
+                else:
+                    da = dh * (cache["a"] > 0)
+                dgi, dgh = da, da
+                dh = W_hh.T @ dgh
+            elif cell == "lstm":
+                i, f, gg, o, cn, cp = (cache[k] for k in ("i", "f", "g", "o", "c", "cp"))
+                tc = np.tanh(cn)
+                do = dh * tc
+                dc = dc + dh * o * (1.0 - tc ** 2)
+                di, df, dg = dc * gg, dc * cp, dc * i
+                da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - gg ** 2),
+                                     do * o * (1 - o)])
+                dc = dc * f
+                dgi, dgh = da, da
+                dh = W_hh.T @ dgh
+            else:
+                r, z, n, ghn = cache["r"], cache["z"], cache["n"], cache["ghn"]
+                dn = dh * (1 - z)
+                dz = dh * (hp - n)
+                dan = dn * (1 - n ** 2)
+                dar = dan * ghn * r * (1 - r)
+                daz = dz * z * (1 - z)
+                dgi = np.concatenate([dar, daz, dan])
+                dgh = np.concatenate([dar, daz, dan * r])
+                dh = W_hh.T @ dgh + dh * z
+            g["weight_ih_l0"] += np.outer(dgi, X[b, t])
+            g["weight_hh_l0"] += np.outer(dgh, hp)
+            if p["bias_ih_l0"].size:
+                g["bias_ih_l0"] += dgi
+                g["bias_hh_l0"] += dgh
+            dX[b, t] = W_ih.T @ dgi
+        dh0[b], dc0[b] = dh, dc
+    g.update(dX=dX, dh0=dh0, dc0=dc0)
+    return g
+
+
+# ----------------------------------------------------------------------------- losses
+def item_loss(loss, z, y):
+    """Loss of one item and its gradient w.r.t. the logits ``z``."""
+    z = np.asarray(z, dtype=float)
+    if loss == "cross_entropy":
+        e = np.exp(z - z.max())
+        p = e / e.sum()
+        k = int(y)
+        grad = p.copy()
+        grad[k] -= 1.0
+        return -np.log(p[k]), grad
+    y = np.asarray(y, dtype=float)
+    K = z.shape[0]
+    if loss == "binary_cross_entropy":
+        p = sigmoid(z)
+        value = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+        return value, (p - y) / K
+    r = z - y
+    return 0.5 * (r ** 2).mean(), r / K
+
+
+# ----------------------------------------------------------------------------- network
+def items(output, lengths):
+    """(b, t) positions that carry a loss."""
+    if output == "sequence":
+        return [(b, t) for b in range(len(lengths)) for t in range(lengths[b])]
+    return [(b, lengths[b] - 1) for b in range(len(lengths))]
+
+
+def network_loss_and_grad(cell, act, loss, output, p, X, lengths, Y, h0=None, c0=None):
+    """Mean loss of a recurrent layer + dense head, and every gradient.
+
+    ``Y``: class indices (N, T)/(N,) for cross-entropy, else (N, T, K)/(N, K).
+    """
+    hseq, hT, cT = cell_forward(cell, act, X, lengths, p, h0, c0)
+    W, bo = p["weight_out"], p["bias_out"]
+    pos = items(output, lengths)
+    dhseq = np.zeros_like(hseq)
+    gW = np.zeros_like(W, dtype=float)
+    gb = np.zeros(bo.shape)
+    total = 0.0
+    for b, t in pos:
+        z = W @ hseq[b, t] + (bo if bo.size else 0.0)
+        y = Y[b, t] if output == "sequence" else Y[b]
+        value, dz = item_loss(loss, z, y)
+        dz = dz / len(pos)
+        total += value
+        gW += np.outer(dz, hseq[b, t])
+        if bo.size:
+            gb += dz
+        dhseq[b, t] += W.T @ dz
+    grads = cell_backward(cell, act, X, lengths, p, dhseq, h0, c0)
+    grads["weight_out"] = gW
+    grads["bias_out"] = gb
+    return total / len(pos), grads, hT, cT
+
+
+# ----------------------------------------------------------------------------- optimizers
+def optimizer_updates(solver, theta, grads, lr, momentum=0.0, nesterov=False, beta_1=0.9,
+                      beta_2=0.999, rho=0.9, epsilon=1e-8, alpha=0.0, clip=None, mask=None):
+    """Apply a sequence of gradients with the textbook update rules; return thetas."""
+    theta = np.array(theta, dtype=float)
+    mask = np.ones_like(theta) if mask is None else mask
+    a = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    out = []
+    for t, g in enumerate(grads, start=1):
+        g = np.array(g, dtype=float) + alpha * mask * theta
+        norm = np.sqrt(np.sum(g * g))
+        if clip is not None and norm > clip:
+            g = g * (clip / norm)
+        if solver == "sgd":
+            a = momentum * a + g
+            step = g + momentum * a if nesterov else a
+            theta = theta - lr * step
+        elif solver == "adagrad":
+            a = a + g * g
+            theta = theta - lr * g / (np.sqrt(a) + epsilon)
+        elif solver == "rmsprop":
+            a = rho * a + (1 - rho) * g * g
+            theta = theta - lr * g / (np.sqrt(a) + epsilon)
+        else:
+            a = beta_1 * a + (1 - beta_1) * g
+            v = beta_2 * v + (1 - beta_2) * g * g
+            mh = a / (1 - beta_1 ** t)
+            vh = v / (1 - beta_2 ** t)
+            theta = theta - lr * mh / (np.sqrt(vh) + epsilon)
+        out.append(theta.copy())
+    return out
