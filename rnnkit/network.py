@@ -205,7 +205,10 @@ def _train_epoch(theta, grad, off, cfg, solver, opt_state, step, hyper, decay_ma
             Xw = Xw_full[:T]
             for t in range(T):
                 for j in range(B):
-                    Xw[t, j] = X[idx[j], t0 + t]
+                    if t0 + t < lens[j]:
+                        Xw[t, j] = X[idx[j], t0 + t]
+                    else:  # padding is never read: it may hold anything, even NaN
+                        Xw[t, j] = 0
             if mode == 0:
                 Yw = Yw_full[:T]
                 for t in range(T):
@@ -246,7 +249,7 @@ def _train_epoch(theta, grad, off, cfg, solver, opt_state, step, hyper, decay_ma
 def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # pragma: no cover
     """Head outputs (raw) of every sequence of ``X`` (N, T, I), in row chunks.
 
-    ``out`` is (N, T, K) for per-step output or (N, K) for last-step output;
+    ``out`` is (N, T, K) for per-step output or (N, 1, K) for last-step output;
     ``hT``/``cT`` (N, H) receive the final states, ``hseq`` (N, T, H), unless
     empty, every step's hidden state.
     """
@@ -265,7 +268,10 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
         Xw = np.empty((T, B, I), dt)
         for t in range(T):
             for j in range(B):
-                Xw[t, j] = X[start + j, t]
+                if t < lengths[start + j]:
+                    Xw[t, j] = X[start + j, t]
+                else:
+                    Xw[t, j] = 0
         hs, cs, logits = ws[1], ws[2], ws[4]
         hs[0] = h0[start:stop]
         if cs.shape[0] > 0:
@@ -277,7 +283,7 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
                 for t in range(L):
                     out[start + j, t] = logits[t, j]
             else:
-                out[start + j] = logits[max(L - 1, 0), j]
+                out[start + j, 0] = logits[max(L - 1, 0), j]
             hT[start + j] = hs[T, j]
             if cs.shape[0] > 0:
                 cT[start + j] = cs[T, j]
@@ -502,6 +508,8 @@ class Network:
         X = np.asarray(X, dtype=dt)
         N, T, I = X.shape
         Xt = np.ascontiguousarray(X.transpose(1, 0, 2))
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+        Xt[np.arange(T)[:, None] >= lengths[None, :]] = 0  # padding is never read
         Yk = self.targets(Y, dt)
         Yt = np.ascontiguousarray(Yk.transpose(1, 0, 2))
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
@@ -599,13 +607,13 @@ class Network:
         X = np.ascontiguousarray(X, dtype=dt)
         N, T, _ = X.shape
         K, H = self.output_size, self.hidden_size
-        out = np.zeros((N, T, K) if self.output == "sequence" else (N, K), dt)
+        out = np.zeros((N, T, K) if self.output == "sequence" else (N, 1, K), dt)
         hT = np.empty((N, H), dt)
         cT = np.zeros((N, H), dt)
         hseq = np.zeros((N, T, H) if hidden_states else (0, T, H), dt)
         _predict(theta, self.offsets, self.cfg, X, np.ascontiguousarray(lengths, dtype=np.int64),
                  self._state(h0, N, dt), self._state(c0, N, dt), int(chunk), out, hT, cT, hseq)
-        res = {"out": out, "hT": hT, "cT": cT}
+        res = {"out": out if self.output == "sequence" else out[:, 0], "hT": hT, "cT": cT}
         if hidden_states:
             res["hseq"] = hseq
         return res

@@ -1,0 +1,267 @@
+"""PyTorch CPU peer of rnnkit's benchmark.
+
+This module implements, idiomatically in PyTorch, the same training workloads
+that ``benchmarks/bench_core.py`` times for rnnkit, so that the two can be
+compared on the same CPU. It is **optional**: PyTorch is not a dependency of
+rnnkit (it is only listed in the ``bench`` extra) and this module is never
+imported by the ``rnnkit`` package. ``torch`` is imported lazily inside each
+function; call :func:`available` first to find out whether it can be used.
+
+Run it standalone to print the median time of each workload::
+
+    python benchmarks/torch_peer.py
+"""
+
+import statistics
+import time
+
+import numpy as np
+
+# Configuration of the classic "echo RNN" tutorial.
+ECHO_TOTAL = 50_000
+ECHO_BATCH = 5
+ECHO_STEP = 3
+ECHO_WINDOW = 15
+ECHO_HIDDEN = 4
+ECHO_CLASSES = 2
+ECHO_LR = 0.3
+
+
+def available():
+    """Tell whether PyTorch can be imported.
+
+    Returns
+    -------
+    bool
+        ``True`` if ``import torch`` succeeds, ``False`` otherwise.
+    """
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def describe():
+    """Describe the PyTorch installation used for timing.
+
+    Returns
+    -------
+    str
+        The torch version and the number of intra-op threads
+        (``torch.get_num_threads()``).
+    """
+    import torch
+
+    return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def _set_threads(threads):
+    """Set the number of intra-op threads of PyTorch, if asked to.
+
+    Parameters
+    ----------
+    threads : int or None
+        Number of threads passed to ``torch.set_num_threads``; ``None`` leaves
+        the current setting unchanged.
+    """
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
+
+def _echo_data(seed):
+    """Build the data of the echo task as torch tensors.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the numpy random generator drawing the bits.
+
+    Returns
+    -------
+    x : torch.Tensor
+        Float32 tensor of shape ``(5, 10000, 1)``: the random bits.
+    y : torch.Tensor
+        Int64 tensor of shape ``(5, 10000)``: the bits echoed three steps
+        later (the flat stream rolled by 3, its first 3 entries set to 0),
+        as class indices for ``cross_entropy``.
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 2, size=ECHO_TOTAL)
+    target = np.roll(bits, ECHO_STEP)
+    target[:ECHO_STEP] = 0
+    x = torch.from_numpy(bits.reshape(ECHO_BATCH, -1, 1).astype(np.float32))
+    y = torch.from_numpy(target.reshape(ECHO_BATCH, -1).astype(np.int64))
+    return x, y
+
+
+def echo_epoch(n_repeats=5, seed=0, threads=None):
+    """Time training epochs of the echo RNN tutorial in PyTorch.
+
+    A vanilla tanh ``torch.nn.RNN`` (1 input, 4 hidden units) followed by a
+    ``torch.nn.Linear(4, 2)`` head applied at every step is trained on a
+    batch of 5 streams of 10000 random bits to output each bit 3 steps later.
+    An epoch runs 666 consecutive windows of 15 steps with truncated
+    backpropagation through time: the hidden state is carried from window to
+    window but detached, and reset to zero at the start of the epoch. Each
+    window does zero_grad, forward, ``cross_entropy`` averaged over all steps
+    of the window, backward and one ``torch.optim.Adagrad(lr=0.3)`` step.
+
+    The data are built once outside the timed region, and one untimed warm-up
+    epoch is run before timing.
+
+    Parameters
+    ----------
+    n_repeats : int, default=5
+        Number of timed epochs.
+    seed : int, default=0
+        Seed for the data and the initial weights.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed epoch, in seconds.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    _set_threads(threads)
+    torch.manual_seed(seed)
+    x, y = _echo_data(seed)
+    n_windows = x.shape[1] // ECHO_WINDOW
+
+    rnn = torch.nn.RNN(input_size=1, hidden_size=ECHO_HIDDEN, batch_first=True)
+    head = torch.nn.Linear(ECHO_HIDDEN, ECHO_CLASSES)
+    params = list(rnn.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adagrad(params, lr=ECHO_LR)
+
+    def run_epoch():
+        h = torch.zeros(1, ECHO_BATCH, ECHO_HIDDEN)
+        for w in range(n_windows):
+            cols = slice(w * ECHO_WINDOW, (w + 1) * ECHO_WINDOW)
+            optimizer.zero_grad()
+            out, h = rnn(x[:, cols], h)
+            logits = head(out)
+            loss = F.cross_entropy(logits.reshape(-1, ECHO_CLASSES), y[:, cols].reshape(-1))
+            loss.backward()
+            optimizer.step()
+            h = h.detach()
+
+    run_epoch()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        run_epoch()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def lstm_step(
+    n_repeats=20,
+    seed=0,
+    hidden=128,
+    input_size=28,
+    steps=28,
+    batch=128,
+    n_classes=10,
+    num_layers=1,
+    bidirectional=False,
+    threads=None,
+):
+    """Time training steps of an LSTM sequence classifier in PyTorch.
+
+    One step does zero_grad, a forward pass through
+    ``torch.nn.LSTM(batch_first=True)``, takes the output at the last time
+    step (for a bidirectional LSTM, the forward output at the last step
+    concatenated with the reverse output at step 0), applies a
+    ``torch.nn.Linear`` to ``n_classes`` logits, computes ``cross_entropy``,
+    backpropagates and takes one ``torch.optim.Adam(lr=1e-3)`` step. The batch
+    is fixed: random float32 inputs of shape ``(batch, steps, input_size)``
+    with random integer labels. Three untimed warm-up steps are run first.
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed training steps.
+    seed : int, default=0
+        Seed for the batch and the initial weights.
+    hidden : int, default=128
+        Number of hidden units of the LSTM (per direction).
+    input_size : int, default=28
+        Number of input features per time step.
+    steps : int, default=28
+        Number of time steps of each sequence.
+    batch : int, default=128
+        Number of sequences in the batch.
+    n_classes : int, default=10
+        Number of output classes.
+    num_layers : int, default=1
+        Number of stacked LSTM layers.
+    bidirectional : bool, default=False
+        Whether the LSTM is bidirectional.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed training step, in seconds.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    _set_threads(threads)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, steps, input_size, generator=generator, dtype=torch.float32)
+    labels = torch.randint(0, n_classes, (batch,), generator=generator)
+
+    lstm = torch.nn.LSTM(
+        input_size=input_size,
+        hidden_size=hidden,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=True,
+    )
+    n_dirs = 2 if bidirectional else 1
+    head = torch.nn.Linear(n_dirs * hidden, n_classes)
+    params = list(lstm.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+
+    def train_step():
+        optimizer.zero_grad()
+        out, _ = lstm(x)
+        if bidirectional:
+            last = torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], 1)
+        else:
+            last = out[:, -1, :]
+        loss = F.cross_entropy(head(last), labels)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        train_step()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        train_step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+if __name__ == "__main__":
+    if not available():
+        raise SystemExit("PyTorch is not installed; install it with `pip install torch==2.13.0`.")
+    print(describe())
+    echo = echo_epoch()
+    print(f"echo_epoch: median {statistics.median(echo):.4f} s over {len(echo)} epochs")
+    lstm = lstm_step()
+    print(f"lstm_step:  median {statistics.median(lstm) * 1e3:.2f} ms over {len(lstm)} steps")
+    bi = lstm_step(bidirectional=True)
+    print(f"lstm_step (bidirectional): median {statistics.median(bi) * 1e3:.2f} ms over {len(bi)} steps")

@@ -1,0 +1,186 @@
+"""Compiled kernels against the NumPy loop references and finite differences."""
+
+import itertools
+
+import naive
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from rnnkit._numeric import TANH32_CLAMP, _tanh32_py
+from rnnkit.network import Network
+
+CELLS = ["rnn", "lstm", "gru"]
+LOSSES = ["cross_entropy", "binary_cross_entropy", "squared_error"]
+OUTPUTS = ["sequence", "last"]
+
+
+def make_problem(rng, cell, act, bias, loss, output, N, T, I, H, K, lengths=None):
+    net = Network(cell, I, H, K, nonlinearity=act, bias=bias, loss=loss, output=output)
+    theta = net.init_params(rng.integers(1 << 30))
+    theta *= 2.0  # larger weights than the default: exercise saturation a little
+    X = rng.normal(size=(N, T, I))
+    if lengths is None:
+        lengths = rng.integers(1, T + 1, size=N)
+    if loss == "cross_entropy":
+        Y = rng.integers(0, K, size=(N, T) if output == "sequence" else (N,))
+    else:
+        shape = (N, T, K) if output == "sequence" else (N, K)
+        Y = rng.random(shape) if loss == "binary_cross_entropy" else rng.normal(size=shape)
+        if loss == "binary_cross_entropy":
+            Y = (Y > 0.5).astype(float)
+    h0 = rng.normal(size=(N, H)) * 0.5
+    c0 = rng.normal(size=(N, H)) * 0.5
+    return net, theta, X, np.asarray(lengths), Y, h0, c0
+
+
+def reference(net, theta, X, lengths, Y, h0, c0):
+    p = net.coefs(theta.astype(np.float64))
+    return naive.network_loss_and_grad(net.cell, net.nonlinearity, net.loss, net.output, p,
+                                       X, lengths, Y, h0, c0)
+
+
+def compare(net, theta, X, lengths, Y, h0, c0, dtype, rtol):
+    th = theta.astype(dtype)
+    loss, out = net.loss_and_grad(th, X.astype(dtype), lengths, Y, h0, c0, input_grad=True)
+    rloss, rgrads, rhT, rcT = reference(net, th, X.astype(dtype).astype(float), lengths, Y, h0, c0)
+
+    def close(a, b, what):
+        a = np.asarray(a, dtype=float)
+        scale = max(np.abs(b).max(initial=0.0), 1.0)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+    close(loss, rloss, "loss")
+    g = net.coefs(out["grad"])
+    for name in net.shapes:
+        close(g[name], rgrads[name], name)
+    close(out["dX"], rgrads["dX"], "dX")
+    close(out["dh0"], rgrads["dh0"], "dh0")
+    close(out["hT"], rhT, "hT")
+    if net.cell == "lstm":
+        close(out["dc0"], rgrads["dc0"], "dc0")
+        close(out["cT"], rcT, "cT")
+    # per-step outputs and hidden states through the prediction kernel
+    pred = net.predict(th, X.astype(dtype), lengths, h0, c0, hidden_states=True)
+    rhseq, _, _ = naive.cell_forward(net.cell, net.nonlinearity, X.astype(dtype).astype(float),
+                                     lengths, net.coefs(th.astype(float)), h0, c0)
+    for b, L in enumerate(lengths):
+        close(pred["hseq"][b, :L], rhseq[b, :L], "hseq")
+    close(pred["hT"], rhT, "predict hT")
+
+
+@pytest.mark.parametrize("cell,loss,output,bias", list(itertools.product(CELLS, LOSSES, OUTPUTS, [True, False])))
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_matches_naive(cell, loss, output, bias, dtype, rtol):
+    rng = np.random.default_rng(abs(hash((cell, loss, output, bias))) % 2**32)
+    acts = ["tanh", "relu"] if cell == "rnn" else ["tanh"]
+    for act in acts:
+        prob = make_problem(rng, cell, act, bias, loss, output, N=4, T=6, I=3, H=5, K=3,
+                            lengths=[6, 1, 4, 6])
+        compare(*prob, dtype=dtype, rtol=rtol)
+
+
+@given(
+    cell=st.sampled_from(CELLS), act=st.sampled_from(["tanh", "relu"]), bias=st.booleans(),
+    loss=st.sampled_from(LOSSES), output=st.sampled_from(OUTPUTS),
+    N=st.integers(1, 4), T=st.integers(1, 7), I=st.integers(1, 4), H=st.integers(1, 5),
+    K=st.integers(1, 3), seed=st.integers(0, 2**31 - 1),
+)
+def test_matches_naive_random(cell, act, bias, loss, output, N, T, I, H, K, seed):
+    assume(loss != "cross_entropy" or K >= 2)
+    prob = make_problem(np.random.default_rng(seed), cell, act, bias, loss, output, N, T, I, H, K)
+    compare(*prob, dtype=np.float64, rtol=1e-10)
+
+
+def _min_relu_margin(net, theta, X, lengths, h0):
+    """Smallest |pre-activation| of a relu RNN (finite differences fail at the kink)."""
+    p = net.coefs(theta)
+    margin = np.inf
+    for b in range(X.shape[0]):
+        h = h0[b]
+        for t in range(lengths[b]):
+            h, _, cache = naive.cell_step("rnn", "relu", X[b, t], h, None, p)
+            margin = min(margin, np.abs(cache["a"]).min())
+    return margin
+
+
+@given(
+    cell=st.sampled_from(CELLS), act=st.sampled_from(["tanh", "relu"]), bias=st.booleans(),
+    loss=st.sampled_from(LOSSES), output=st.sampled_from(OUTPUTS),
+    N=st.integers(1, 4), T=st.integers(1, 7), I=st.integers(1, 4), H=st.integers(1, 5),
+    K=st.integers(1, 3), seed=st.integers(0, 2**31 - 1),
+)
+def test_gradient_finite_differences(cell, act, bias, loss, output, N, T, I, H, K, seed):
+    """Every gradient (parameters, inputs, initial states) against central differences."""
+    assume(loss != "cross_entropy" or K >= 2)
+    rng = np.random.default_rng(seed)
+    net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, act, bias, loss, output, N, T, I, H, K)
+    if cell == "rnn" and act == "relu":
+        assume(_min_relu_margin(net, theta, X, lengths, h0) > 1e-4)
+    eps = 1e-6
+    _, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
+
+    def f(th=theta, x=X, a=h0, c=c0):
+        return net.loss_and_grad(th, x, lengths, Y, a, c)[0]
+
+    def numeric(arr, fn):
+        g = np.zeros(arr.size)
+        flat = arr.reshape(-1)
+        for i in range(arr.size):
+            old = flat[i]
+            flat[i] = old + eps
+            up = fn()
+            flat[i] = old - eps
+            down = fn()
+            flat[i] = old
+            g[i] = (up - down) / (2 * eps)
+        return g.reshape(arr.shape)
+
+    checks = [(out["grad"], numeric(theta, f)), (out["dX"], numeric(X, f)), (out["dh0"], numeric(h0, f))]
+    if cell == "lstm":
+        checks.append((out["dc0"], numeric(c0, f)))
+    for analytic, num in checks:
+        np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7)
+
+
+def test_float32_tanh_error_bound():
+    x = np.linspace(-12, 12, 400_001).astype(np.float32)
+    approx = _tanh32_py(x).astype(np.float64)
+    err = np.abs(approx - np.tanh(x.astype(np.float64)))
+    assert err.max() < 4e-7
+    # odd, bounded by 1 and saturating at the clamp
+    np.testing.assert_array_equal(_tanh32_py(-x), -_tanh32_py(x))
+    assert np.all(np.abs(approx) <= 1.0)
+    assert abs(_tanh32_py(np.float32(TANH32_CLAMP * 2)) - 1) < 1e-6
+
+
+def test_float32_kernel_tanh_matches_python_twin():
+    """The compiled float32 path uses the same rational tanh as the documented NumPy twin."""
+    net = Network("rnn", 1, 1, 1, bias=False, loss="squared_error")
+    theta = net.flatten({"weight_ih_l0": [[1.0]], "weight_hh_l0": [[0.0]], "bias_ih_l0": [],
+                         "bias_hh_l0": [], "weight_out": [[1.0]], "bias_out": []}, np.float32)
+    x = np.linspace(-9, 9, 101).astype(np.float32)
+    res = net.predict(theta, x[:, None, None], np.ones(101, dtype=int))
+    # fused multiply-adds in the compiled code may change the last bits (<= 2 ulp)
+    np.testing.assert_allclose(res["out"][:, 0, 0], _tanh32_py(x), rtol=0, atol=2.5e-7)
+    assert np.abs(res["out"][:, 0, 0] - np.tanh(x.astype(float))).max() < 4e-7
+
+
+def test_masked_steps_do_not_change_state_or_gradient():
+    """Padding past a sequence's length (any values) changes neither loss nor gradient."""
+    rng = np.random.default_rng(3)
+    for cell in CELLS:
+        net, theta, X, _, Y, h0, c0 = make_problem(rng, cell, "tanh", True, "cross_entropy",
+                                                   "sequence", N=3, T=6, I=2, H=3, K=2)
+        lengths = np.array([6, 2, 4])
+        l1, o1 = net.loss_and_grad(theta, X, lengths, Y, h0, c0)
+        X2 = X.copy()
+        X2[1, 2:] = rng.normal(size=(4, 2)) * 100
+        X2[2, 4:] = np.nan  # padding is never read
+        l2, o2 = net.loss_and_grad(theta, X2, lengths, Y, h0, c0)
+        assert l1 == l2
+        np.testing.assert_array_equal(o1["grad"], o2["grad"])
+        # the final state of a short sequence is its state at its own last step
+        alone = net.predict(theta, X[1:2, :2], lengths[1:2], h0[1:2], c0[1:2])
+        np.testing.assert_allclose(o1["hT"][1], alone["hT"][0], rtol=1e-12)
