@@ -1,0 +1,380 @@
+import gzip
+import math
+
+import numpy as np
+import numpy.testing as npt
+import pytest
+
+from rnnkit.datasets import (
+    RULE_STREAM_CHANCE_LOSS,
+    RULE_STREAM_OPTIMAL_LOSS,
+    bits_to_int,
+    int_to_bits,
+    load_digit_sequences,
+    load_mnist_idx,
+    make_echo,
+    make_rule_stream,
+    make_sine_windows,
+    make_subtraction,
+    read_idx,
+    write_idx,
+)
+
+
+# --------------------------------------------------------------------------- echo (T1)
+def test_echo_defaults_shape_and_dtypes():
+    X, y = make_echo(random_state=0)
+    assert X.shape == y.shape == (5, 10_000)
+    assert X.dtype == np.float64
+    assert y.dtype.kind == "i"
+    assert set(np.unique(X)) == {0.0, 1.0}
+    assert set(np.unique(y)) == {0, 1}
+
+
+@pytest.mark.parametrize("echo_step", [0, 1, 3, 7])
+def test_echo_target_is_rolled_input(echo_step):
+    X, y = make_echo(n_bits=600, echo_step=echo_step, n_rows=4, random_state=1)
+    x, t = X.ravel(), y.ravel()  # row-major: rows are consecutive pieces of one stream
+    expected = np.roll(x, echo_step).astype(int)
+    expected[:echo_step] = 0
+    npt.assert_array_equal(t, expected)
+    # across a row boundary the target echoes the previous row's last bits
+    if echo_step:
+        npt.assert_array_equal(y[1, :echo_step], X[0, -echo_step:])
+
+
+def test_echo_matches_tutorial_generator():
+    """The tutorial's own code under the same seed gives the same bits."""
+    rng = np.random.RandomState(42)  # what np.random.seed(42) sets up, without global state
+    x = np.array(rng.choice(2, 50_000, p=[0.5, 0.5]))
+    yt = np.roll(x, 3)
+    yt[0:3] = 0
+    X, y = make_echo(random_state=np.random.RandomState(42))
+    npt.assert_array_equal(X, x.reshape((5, -1)))
+    npt.assert_array_equal(y, yt.reshape((5, -1)))
+
+
+def test_echo_bits_are_fair():
+    X, _ = make_echo(n_bits=100_000, random_state=3)
+    assert abs(X.mean() - 0.5) < 0.01
+
+
+def test_echo_reproducible():
+    a = make_echo(n_bits=300, random_state=7)
+    b = make_echo(n_bits=300, random_state=7)
+    c = make_echo(n_bits=300, random_state=8)
+    npt.assert_array_equal(a[0], b[0])
+    npt.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(n_bits=101, n_rows=5), dict(n_bits=0), dict(echo_step=-1), dict(n_bits=10, n_rows=5, echo_step=10)],
+)
+def test_echo_bad_parameters(kwargs):
+    with pytest.raises(ValueError):
+        make_echo(**kwargs)
+
+
+# --------------------------------------------------------------------------- subtraction (T2)
+@pytest.mark.parametrize("n_bits, n_pairs", [(1, 3), (2, 10), (4, 136), (8, 32_896)])
+def test_subtraction_counts_and_shapes(n_bits, n_pairs):
+    X, y, a, b = make_subtraction(n_bits, return_pairs=True)
+    assert X.shape == (n_pairs, n_bits, 2)
+    assert y.shape == (n_pairs, n_bits)
+    assert a.shape == b.shape == (n_pairs,)
+    # every pair with a >= b exactly once
+    assert np.all(a >= b)
+    assert np.all(a < 2**n_bits)
+    assert len(set(zip(a.tolist(), b.tolist(), strict=True))) == n_pairs
+
+
+@pytest.mark.parametrize("n_bits", [4, 8])
+def test_subtraction_labels_are_differences(n_bits):
+    X, y, a, b = make_subtraction(n_bits, return_pairs=True)
+    npt.assert_array_equal(bits_to_int(X[:, :, 0]), a)
+    npt.assert_array_equal(bits_to_int(X[:, :, 1]), b)
+    npt.assert_array_equal(bits_to_int(y), a - b)
+
+
+def test_subtraction_worked_examples():
+    X, y, a, b = make_subtraction(4, return_pairs=True)
+    for m, s in [(11, 1), (15, 3), (13, 6)]:
+        (i,) = np.flatnonzero((a == m) & (b == s))
+        assert bits_to_int(y[i]) == m - s
+    (i,) = np.flatnonzero((a == 13) & (b == 6))
+    npt.assert_array_equal(X[i, :, 0], [1, 0, 1, 1])  # 13, LSB first
+    npt.assert_array_equal(X[i, :, 1], [0, 1, 1, 0])  # 6
+    npt.assert_array_equal(y[i], [1, 1, 1, 0])  # 7
+
+
+def test_subtraction_deterministic_and_default():
+    X1, y1 = make_subtraction()
+    X2, y2 = make_subtraction(4)
+    npt.assert_array_equal(X1, X2)
+    npt.assert_array_equal(y1, y2)
+    assert X1.dtype == np.float64 and y1.dtype.kind == "i"
+
+
+def test_bits_roundtrip_and_errors():
+    values = np.arange(256)
+    npt.assert_array_equal(bits_to_int(int_to_bits(values, 8)), values)
+    assert bits_to_int(np.array([True, False, True])) == 5
+    assert bits_to_int([0.0, 1.0]) == 2
+    with pytest.raises(ValueError):
+        bits_to_int([0, 2, 1])
+    with pytest.raises(ValueError):
+        bits_to_int([0.4, 1])
+    with pytest.raises(ValueError):
+        int_to_bits(16, 4)
+    with pytest.raises(ValueError):
+        int_to_bits(-1, 4)
+    with pytest.raises(TypeError):
+        int_to_bits(1.5, 4)
+
+
+# --------------------------------------------------------------------------- digits (T3)
+def test_digit_sequences():
+    X, y = load_digit_sequences()
+    assert X.shape == (1797, 8, 8)
+    assert y.shape == (1797,)
+    assert X.dtype == np.float64
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert set(np.unique(y)) == set(range(10))
+    from sklearn.datasets import load_digits
+
+    npt.assert_allclose(X * 16, load_digits().images)  # rows are time steps
+
+
+def test_digit_sequences_bunch_and_n_class():
+    bunch = load_digit_sequences(return_X_y=False)
+    assert bunch.data.shape == (1797, 8, 8)
+    assert bunch.target.shape == (1797,)
+    assert "sequences" in bunch.DESCR
+    X, y = load_digit_sequences(n_class=3)
+    assert set(np.unique(y)) == {0, 1, 2}
+    assert len(X) == len(y) < 1797
+
+
+# --------------------------------------------------------------------------- IDX / MNIST (T3)
+def _mnist_like(rng, n=7, rows=5, cols=4):
+    images = rng.integers(0, 256, size=(n, rows, cols), dtype=np.uint8)
+    images[0, 0, 0], images[0, 0, 1] = 0, 255
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    return images, labels
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_mnist_idx_roundtrip(tmp_path, suffix):
+    images, labels = _mnist_like(np.random.default_rng(0))
+    ipath = tmp_path / f"train-images-idx3-ubyte{suffix}"
+    lpath = tmp_path / f"train-labels-idx1-ubyte{suffix}"
+    write_idx(ipath, images)
+    write_idx(lpath, labels)
+    if suffix:
+        assert ipath.read_bytes()[:2] == b"\x1f\x8b"
+    else:
+        assert int.from_bytes(ipath.read_bytes()[:4], "big") == 2051
+        assert int.from_bytes(lpath.read_bytes()[:4], "big") == 2049
+    X, y = load_mnist_idx(ipath, lpath)
+    assert X.shape == (7, 5, 4) and X.dtype == np.float64
+    assert X.min() == 0.0 and X.max() == 1.0
+    npt.assert_allclose(X * 255, images)
+    npt.assert_array_equal(y, labels)
+    X32, y_none = load_mnist_idx(str(ipath), dtype=np.float32)
+    assert X32.dtype == np.float32 and y_none is None
+
+
+def test_mnist_idx_gzip_detected_by_magic(tmp_path):
+    images, _ = _mnist_like(np.random.default_rng(1))
+    plain = tmp_path / "plain-idx3-ubyte"
+    write_idx(plain, images)
+    unnamed = tmp_path / "compressed-without-extension"
+    unnamed.write_bytes(gzip.compress(plain.read_bytes()))
+    X, _ = load_mnist_idx(unnamed)
+    npt.assert_allclose(X * 255, images)
+
+
+def test_idx_handwritten_header(tmp_path):
+    """A file built byte by byte as the MNIST format describes it."""
+    pixels = bytes(range(12))
+    raw = (2051).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2, 3, 2)) + pixels
+    path = tmp_path / "images"
+    path.write_bytes(raw)
+    X, _ = load_mnist_idx(path)
+    npt.assert_allclose(X * 255, np.arange(12).reshape(2, 3, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+def test_read_write_idx_dtypes(tmp_path, dtype):
+    a = (np.arange(24).reshape(2, 3, 4) - 5).astype(dtype)
+    if dtype == np.uint8:
+        a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.idx", a)
+    b = read_idx(tmp_path / "a.idx")
+    assert b.dtype == np.dtype(dtype)
+    npt.assert_array_equal(a, b)
+
+
+def test_idx_bad_magic(tmp_path):
+    path = tmp_path / "bad"
+    path.write_bytes(b"\x12\x34\x08\x03" + bytes(40))
+    with pytest.raises(ValueError, match="magic"):
+        load_mnist_idx(path)
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(path)
+
+
+def test_idx_labels_given_as_images_and_vice_versa(tmp_path):
+    images, labels = _mnist_like(np.random.default_rng(2))
+    write_idx(tmp_path / "i", images)
+    write_idx(tmp_path / "l", labels)
+    with pytest.raises(ValueError, match="2051"):
+        load_mnist_idx(tmp_path / "l")
+    with pytest.raises(ValueError, match="2049"):
+        load_mnist_idx(tmp_path / "i", tmp_path / "i")
+
+
+def test_idx_truncated(tmp_path):
+    images, _ = _mnist_like(np.random.default_rng(3))
+    full = tmp_path / "full"
+    write_idx(full, images)
+    raw = full.read_bytes()
+    for cut in (len(raw) - 1, 10, 2):
+        path = tmp_path / f"cut{cut}"
+        path.write_bytes(raw[:cut])
+        with pytest.raises(ValueError, match="truncated|too short"):
+            load_mnist_idx(path)
+    gz = tmp_path / "cut.gz"
+    gz.write_bytes(gzip.compress(raw)[:-12])
+    with pytest.raises(ValueError, match="truncated"):
+        load_mnist_idx(gz)
+
+
+def test_idx_label_count_mismatch(tmp_path):
+    images, labels = _mnist_like(np.random.default_rng(4))
+    write_idx(tmp_path / "i", images)
+    write_idx(tmp_path / "l", labels[:-1])
+    with pytest.raises(ValueError, match="labels"):
+        load_mnist_idx(tmp_path / "i", tmp_path / "l")
+
+
+def test_write_idx_rejects_unsupported(tmp_path):
+    with pytest.raises(ValueError):
+        write_idx(tmp_path / "x", np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError):
+        write_idx(tmp_path / "x", np.uint8(3))
+
+
+# --------------------------------------------------------------------------- sine (T4)
+def test_sine_windows_match_tutorial():
+    X, y, t = make_sine_windows(return_time=True)
+    assert X.shape == y.shape == (100, 20, 1)
+    assert t.shape == (100, 21)
+    for step in (0, 1, 37, 99):
+        time_steps = np.linspace(step * np.pi, (step + 1) * np.pi, 20 + 1)
+        data = np.sin(time_steps).reshape((21, 1))
+        npt.assert_array_equal(t[step], time_steps)
+        npt.assert_array_equal(X[step], data[0:20, :])
+        npt.assert_array_equal(y[step], data[1:21, :])
+
+
+def test_sine_targets_are_inputs_shifted_one_sample():
+    X, y = make_sine_windows(n_windows=5, n_points=11)
+    assert X.shape == (5, 10, 1)
+    npt.assert_array_equal(X[:, 1:], y[:, :-1])
+    # consecutive windows continue the sine: a window ends where the next begins
+    npt.assert_allclose(y[:-1, -1, 0], X[1:, 0, 0], atol=1e-12)
+
+
+def test_sine_start_offsets_windows():
+    X_all, y_all = make_sine_windows(n_windows=10)
+    X_next, y_next = make_sine_windows(n_windows=3, start=7)
+    npt.assert_array_equal(X_next, X_all[7:])
+    npt.assert_array_equal(y_next, y_all[7:])
+
+
+# --------------------------------------------------------------------------- rule stream (T5)
+def _pairs(x, lag):
+    n = len(x)
+    older = np.full(n, -1)
+    newer = np.full(n, -1)
+    older[lag + 1 :] = x[: n - lag - 1]
+    newer[lag + 1 :] = x[1 : n - lag]
+    return older, newer
+
+
+@pytest.mark.parametrize("lag", [0, 1, 2, 6])
+def test_rule_stream_forced_and_free(lag):
+    X, y = make_rule_stream(n_bits=200_000, lag=lag, n_rows=200, random_state=0)
+    assert X.shape == y.shape == (200, 1000)
+    x, t = X.ravel().astype(int), y.ravel()
+    # reference loop, straight from the rule's definition
+    older, newer = _pairs(x, lag)
+    for i in range(lag + 1, lag + 50):
+        assert older[i] == x[i - lag - 1] and newer[i] == x[i - lag]
+    ones = (older == 1) & (newer == 1)
+    zeros = (older == 0) & (newer == 0)
+    free = ~(ones | zeros)
+    assert np.all(t[ones] == 0)
+    assert np.all(t[zeros] == 1)
+    assert abs(ones.mean() - 0.25) < 0.01 and abs(zeros.mean() - 0.25) < 0.01
+    assert abs(t[free].mean() - 0.5) < 0.01
+    # free targets are independent of the input pair
+    for a in (0, 1):
+        sel = free & (older == a) & (newer == 1 - a)
+        assert abs(t[sel].mean() - 0.5) < 0.015
+    # the first lag + 1 steps have no pair: always free
+    assert np.all(free[: lag + 1])
+
+
+def test_rule_stream_default_rule_is_tutorial_rule():
+    X, y = make_rule_stream(n_bits=5000, n_rows=10, random_state=5)
+    x, t = X.ravel(), y.ravel()
+    for i in range(2, len(x)):
+        if x[i - 2] == x[i - 1] == 1:
+            assert t[i] == 0
+        elif x[i - 2] == x[i - 1] == 0:
+            assert t[i] == 1
+
+
+def test_rule_stream_defaults_and_theory():
+    X, y = make_rule_stream(random_state=0)
+    assert X.shape == y.shape == (2000, 250)
+    assert math.isclose(RULE_STREAM_CHANCE_LOSS, 0.6931471805599453)
+    assert math.isclose(RULE_STREAM_OPTIMAL_LOSS, 0.34657359027997264)
+    # the best achievable predictor (knowing the rule) reaches the optimal loss and accuracy 0.75
+    x, t = X.ravel().astype(int), y.ravel()
+    older, newer = _pairs(x, 1)
+    p1 = np.where((older == 0) & (newer == 0), 1.0, np.where((older == 1) & (newer == 1), 0.0, 0.5))
+    with np.errstate(divide="ignore"):
+        ll = np.where(t == 1, np.log(p1), np.log(1 - p1))
+    assert np.all(np.isfinite(ll))
+    assert abs(-ll.mean() - RULE_STREAM_OPTIMAL_LOSS) < 0.005
+    forced = p1 != 0.5
+    assert abs(forced.mean() - 0.5) < 0.005
+
+
+def test_rule_stream_reproducible_and_same_inputs_across_lags():
+    a = make_rule_stream(n_bits=1000, n_rows=10, random_state=3)
+    b = make_rule_stream(n_bits=1000, n_rows=10, random_state=3)
+    c = make_rule_stream(n_bits=1000, lag=4, n_rows=10, random_state=3)
+    npt.assert_array_equal(a[0], b[0])
+    npt.assert_array_equal(a[1], b[1])
+    npt.assert_array_equal(a[0], c[0])
+    assert not np.array_equal(a[1], c[1])
+    rng = np.random.RandomState(3)
+    d = make_rule_stream(n_bits=1000, n_rows=10, random_state=rng)
+    e = make_rule_stream(n_bits=1000, n_rows=10, random_state=rng)
+    npt.assert_array_equal(a[0], d[0])
+    assert not np.array_equal(d[0], e[0])  # a shared generator advances
+
+
+def test_rule_stream_bad_parameters():
+    with pytest.raises(ValueError):
+        make_rule_stream(n_bits=1001, n_rows=10)
+    with pytest.raises(ValueError):
+        make_rule_stream(n_bits=1000, lag=-1, n_rows=10)
+    with pytest.raises(TypeError):
+        make_rule_stream(n_bits=1000, lag=1.5, n_rows=10)
