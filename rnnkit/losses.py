@@ -80,16 +80,19 @@ def item_loss(loss, z, y, dz, weight):  # pragma: no cover - compiled
 
 
 @njit(**JIT_OPTIONS)
-def head_loss(loss, mode, logits, Y, lengths, t0, dlogits):  # pragma: no cover - compiled
+def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):  # pragma: no cover - compiled
     """Loss summed over the items of a time-major window, and its gradient.
 
-    Parameters (all time-major): ``logits`` (T, B, K) for the window starting at
-    global step ``t0``; ``Y`` (Ty, B, D) the window's targets
-    (``Ty == 1`` for last-step output); ``lengths`` (B,) global lengths.
-    ``dlogits`` receives the gradient of the *mean* item loss (zero elsewhere).
+    Parameters (all time-major), for the window of ``T`` steps starting at
+    global step ``t0``: ``logits`` (T, B, K) per-step output, or (1, B, K)
+    last-step output (the head applied to each sequence's final features; an
+    item only when the sequence ends inside the window); ``Y`` (Ty, B, D) the
+    window's targets (``Ty == 1`` for last-step output); ``lengths`` (B,)
+    global lengths. ``dlogits`` (shaped as ``logits``) receives the gradient
+    of the *mean* item loss (zero elsewhere).
     Returns ``(sum of item losses, number of items)``.
     """
-    T, B, K = logits.shape
+    B = logits.shape[1]
     dlogits[:] = 0
     count = 0
     for b in range(B):
@@ -113,7 +116,7 @@ def head_loss(loss, mode, logits, Y, lengths, t0, dlogits):  # pragma: no cover 
         else:
             p = lengths[b] - 1 - t0
             if 0 <= p < T:
-                total += item_loss(loss, logits[p, b], Y[0, b], dlogits[p, b], w)
+                total += item_loss(loss, logits[0, b], Y[0, b], dlogits[0, b], w)
     return total, count
 
 

@@ -1,14 +1,23 @@
-"""A recurrent layer plus a dense head on one flat parameter vector.
+"""Stacked, optionally bidirectional recurrent layers plus a dense head on one flat parameter vector.
 
-:class:`Network` describes the model (cell, sizes, loss, output mode) and owns
-the layout of the flat parameter vector; the compiled functions below run
-whole batches and whole epochs:
+:class:`Network` describes the model (cell and its variants, sizes, layers,
+directions, dropout, loss, output mode) and owns the layout of the flat
+parameter vector; the compiled functions below run whole batches and whole
+epochs:
 
 * :func:`_loss_and_grad` - forward, loss and backward of one time-major batch;
 * :func:`_train_epoch` - every batch and truncated-BPTT window of an epoch,
   with the optimizer update, in one call (Python overhead does not grow with
   the number of windows);
 * :func:`_predict` - forward pass in chunks, head outputs and final states.
+
+One generic loop runs every (layer, direction) pair with the same cell
+kernels: layer ``k + 1`` reads layer ``k``'s per-step outputs (forward and
+reverse concatenated); the reverse direction runs the forward kernel on each
+sequence reversed within its own length and its outputs are put back in
+time order. Dropout (inverted: kept values are scaled by ``1 / (1 - p)``)
+multiplies the outputs of every layer below the top and the features fed to
+the head, never the recurrent path.
 
 Parameters use PyTorch's names, shapes and gate order (see :meth:`Network.coefs`).
 """
@@ -23,156 +32,450 @@ from .losses import LOSSES, OUTPUT_MODES, head_loss
 from .optim import apply_update
 
 # slots of the integer configuration vector passed to the kernels
-CELL, ACT, INPUT, HIDDEN, OUTPUTS, LOSS, MODE, BIAS = range(8)
+(CELL, ACT, INPUT, HIDDEN, OUTPUTS, LOSS, MODE, BIAS, LAYERS, DIRS, PEEP, LNORM,
+ CACHE) = range(13)
 _N_GATES = np.array([rnn.N_GATES, lstm.N_GATES, gru.N_GATES])
-_CACHE = np.array([rnn.CACHE_WIDTH, lstm.CACHE_WIDTH, gru.CACHE_WIDTH])
+# columns of the per-(layer, direction) offset table: starts of W_ih, W_hh,
+# b_ih, b_hh, peephole block, layer-norm block, and the end; the table's last
+# row holds the head: W_out, b_out, end
+_N_OFF = 7
+# workspace buffers (flat; shaped per window by the helpers below)
+(_XP, _HS, _CS, _CACHE, _YS, _XD, _MASK, _XR, _HL, _LOGITS, _DLOGITS, _DY, _DHS,
+ _DPI, _DPH, _DXR, _DHL, _DLAST, _DZERO) = range(19)
 
 __all__ = ["Network"]
 
 
 # --------------------------------------------------------------------------- kernels
 @njit(**JIT_OPTIONS)
-def _views(theta, off, cfg):  # pragma: no cover - compiled
-    I, H, K = cfg[INPUT], cfg[HIDDEN], cfg[OUTPUTS]
-    GH = off[1] - off[0]
-    GH = GH // I
-    W_ih = theta[off[0] : off[1]].reshape((GH, I))
-    W_hh = theta[off[1] : off[2]].reshape((GH, H))
-    b_ih = theta[off[2] : off[3]]
-    b_hh = theta[off[3] : off[4]]
-    W_out = theta[off[4] : off[5]].reshape((K, H))
-    b_out = theta[off[5] : off[6]]
-    return W_ih, W_hh, b_ih, b_hh, W_out, b_out
+def _v2(buf, start, a, b):  # pragma: no cover - compiled
+    return buf[start:start + a * b].reshape((a, b))
 
 
 @njit(**JIT_OPTIONS)
-def _workspace(T, B, cfg, dtype_ref):  # pragma: no cover - compiled
-    """Arrays for one (T, B) window: forward values and backward scratch."""
-    H, K, I = cfg[HIDDEN], cfg[OUTPUTS], cfg[INPUT]
+def _v3(buf, start, a, b, c):  # pragma: no cover - compiled
+    return buf[start:start + a * b * c].reshape((a, b, c))
+
+
+@njit(**JIT_OPTIONS)
+def _params(theta, off, cfg, idx):  # pragma: no cover - compiled
+    """Views of the parameters of (layer, direction) ``idx = layer * D + direction``."""
+    H = cfg[HIDDEN]
+    GH = _N_GATES[cfg[CELL]] * H
+    o = off[idx]
+    Ik = (o[1] - o[0]) // GH
+    return (theta[o[0]:o[1]].reshape((GH, Ik)), theta[o[1]:o[2]].reshape((GH, H)),
+            theta[o[2]:o[3]], theta[o[3]:o[4]], theta[o[4]:o[5]], theta[o[5]:o[6]])
+
+
+@njit(**JIT_OPTIONS)
+def _head(theta, off, cfg):  # pragma: no cover - compiled
+    o = off[off.shape[0] - 1]
+    return theta[o[0]:o[1]].reshape((cfg[OUTPUTS], cfg[DIRS] * cfg[HIDDEN])), theta[o[1]:o[2]]
+
+
+@njit(**JIT_OPTIONS)
+def _workspace(T, B, cfg, dtype_ref, drop):  # pragma: no cover - compiled
+    """Flat buffers for windows of up to ``T`` steps of ``B`` sequences."""
+    I, H, K = cfg[INPUT], cfg[HIDDEN], cfg[OUTPUTS]
+    L, D = cfg[LAYERS], cfg[DIRS]
     cell = cfg[CELL]
     GH = _N_GATES[cell] * H
+    DH = D * H
+    LD = L * D
+    IM = max(I, DH)
+    Tl = T if cfg[MODE] == 0 else 1
     dt = dtype_ref.dtype
-    xp = np.empty((T, B, GH), dt)
-    hs = np.empty((T + 1, B, H), dt)
-    cs = np.zeros((T + 1 if cell == 1 else 0, B, H), dt)
-    cache = np.empty((T, B, _CACHE[cell] * H), dt)
-    logits = np.empty((T, B, K), dt)
-    dlogits = np.empty((T, B, K), dt)
-    dhs = np.empty((T, B, H), dt)
-    dpre_ih = np.empty((T, B, GH), dt)
-    dpre_hh = np.empty((T if cell == 2 else 0, B, GH), dt)
-    return xp, hs, cs, cache, logits, dlogits, dhs, dpre_ih, dpre_hh
+    n_ys = L * T * B * DH
+    return (
+        np.empty(T * B * GH, dt),                                   # _XP
+        np.empty(LD * (T + 1) * B * H, dt),                         # _HS
+        np.zeros(LD * (T + 1) * B * H if cell == 1 else 0, dt),    # _CS
+        np.empty(LD * T * B * cfg[CACHE], dt),                      # _CACHE
+        np.empty(n_ys if D == 2 else 0, dt),                        # _YS
+        np.empty(n_ys if drop else 0, dt),                          # _XD
+        np.empty(n_ys if drop else 0, dt),                          # _MASK
+        np.empty(T * B * IM if D == 2 else 0, dt),                  # _XR
+        np.empty(B * DH, dt),                                       # _HL
+        np.empty(Tl * B * K, dt),                                   # _LOGITS
+        np.empty(Tl * B * K, dt),                                   # _DLOGITS
+        np.empty(2 * T * B * DH, dt),                               # _DY
+        np.empty(T * B * H if D == 2 else 0, dt),                   # _DHS
+        np.empty(T * B * GH, dt),                                   # _DPI
+        np.empty(T * B * GH if cell == 2 else 0, dt),               # _DPH
+        np.empty(T * B * IM if D == 2 else 0, dt),                  # _DXR
+        np.empty(B * DH, dt),                                       # _DHL
+        np.empty(B * H, dt),                                        # _DLAST
+        np.zeros(B * H, dt),                                        # _DZERO
+    )
 
 
 @njit(**JIT_OPTIONS)
-def _cell_forward(cell, act, xp, lengths, W_hh, b_hh, hs, cs, cache):  # pragma: no cover
+def _hs(ws, cfg, idx, T, B):  # pragma: no cover - compiled
+    H = cfg[HIDDEN]
+    return _v3(ws[_HS], idx * (T + 1) * B * H, T + 1, B, H)
+
+
+@njit(**JIT_OPTIONS)
+def _cs(ws, cfg, idx, T, B):  # pragma: no cover - compiled
+    H = cfg[HIDDEN]
+    if cfg[CELL] == 1:
+        return _v3(ws[_CS], idx * (T + 1) * B * H, T + 1, B, H)
+    return _v3(ws[_CS], 0, 0, B, H)
+
+
+@njit(**JIT_OPTIONS)
+def _layer_out(ws, cfg, k, T, B):  # pragma: no cover - compiled
+    """Per-step outputs (T*B, D*H) of layer ``k`` (before dropout)."""
+    H, D = cfg[HIDDEN], cfg[DIRS]
+    if D == 1:  # the hidden states themselves, steps 1..T
+        return _v2(ws[_HS], k * (T + 1) * B * H + B * H, T * B, H)
+    return _v2(ws[_YS], k * T * B * 2 * H, T * B, 2 * H)
+
+
+@njit(**JIT_OPTIONS)
+def _layer_in(ws, cfg, k, T, B, drop):  # pragma: no cover - compiled
+    """What reads layer ``k``'s outputs (the next layer, or the per-step head) sees."""
+    if drop:
+        DH = cfg[DIRS] * cfg[HIDDEN]
+        return _v2(ws[_XD], k * T * B * DH, T * B, DH)
+    return _layer_out(ws, cfg, k, T, B)
+
+
+@njit(**JIT_OPTIONS)
+def _head_in(ws, cfg, T, B, drop):  # pragma: no cover - compiled
+    """Features fed to the head: per step (T*B, D*H), or per sequence (B, D*H)."""
+    L, D, H = cfg[LAYERS], cfg[DIRS], cfg[HIDDEN]
+    if cfg[MODE] == 0:
+        return _layer_in(ws, cfg, L - 1, T, B, drop)
+    if D == 1 and not drop:  # the top layer's final state itself
+        return _v2(ws[_HS], (L - 1) * (T + 1) * B * H + T * B * H, B, H)
+    return _v2(ws[_HL], 0, B, D * H)
+
+
+@njit(**JIT_OPTIONS)
+def _mask(ws, cfg, k, T, B):  # pragma: no cover - compiled
+    DH = cfg[DIRS] * cfg[HIDDEN]
+    rows = B if (k == cfg[LAYERS] - 1 and cfg[MODE] == 1) else T * B
+    return _v2(ws[_MASK], k * T * B * DH, rows, DH)
+
+
+@njit(**JIT_OPTIONS)
+def _seed(seed):  # pragma: no cover - compiled
+    np.random.seed(seed)
+
+
+@njit(**JIT_OPTIONS)
+def _draw_masks(ws, cfg, T, B, p):  # pragma: no cover - compiled
+    """Draw every dropout mask of a window from numba's generator, in a fixed order.
+
+    Layer ``k < L - 1``: (T, B, D*H) on its outputs; the head: (T, B, D*H) per
+    step or (B, D*H) for last-step output. Entries are ``0`` (probability
+    ``p``) or ``1 / (1 - p)``.
+    """
+    scale = ws[_MASK].dtype.type(1.0 / (1.0 - p))
+    zero = ws[_MASK].dtype.type(0)
+    for k in range(cfg[LAYERS]):
+        m = _mask(ws, cfg, k, T, B)
+        for r in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                m[r, j] = scale if np.random.random() >= p else zero
+
+
+@njit(**JIT_OPTIONS)
+def _reverse(src, lengths, T, B, out):  # pragma: no cover - compiled
+    """``out[s, b] = src[lengths[b] - 1 - s, b]`` for ``s < lengths[b]``, else 0 (rows t*B+b)."""
+    for b in range(B):
+        L = lengths[b]
+        for s in range(T):
+            if s < L:
+                out[s * B + b] = src[(L - 1 - s) * B + b]
+            else:
+                out[s * B + b] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _cell_forward(cell, act, xp, lengths, W_hh, b_hh, peep, lnp, hs, cs, cache):  # pragma: no cover
     if cell == 0:
-        rnn.forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache)
+        rnn.forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache)
     elif cell == 1:
-        lstm.forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache)
+        lstm.forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache)
     else:
-        gru.forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache)
+        gru.forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache)
 
 
 @njit(**JIT_OPTIONS)
-def _forward(theta, off, cfg, X, lengths, ws):  # pragma: no cover - compiled
-    """Forward pass of a time-major window ``X`` (T, B, I); ``hs[0]``/``cs[0]`` set."""
-    xp, hs, cs, cache, logits = ws[0], ws[1], ws[2], ws[3], ws[4]
-    W_ih, W_hh, b_ih, b_hh, W_out, b_out = _views(theta, off, cfg)
+def _cell_backward(cell, act, dhs, lengths, W_hh, peep, lnp, hs, cs, cache, dh_last, dc_last,
+                   dpi, dph, dh0, dc0, gpeep, glnp):  # pragma: no cover
+    if cell == 0:
+        rnn.backward_sequence(dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last,
+                              dpi, dph, dh0, dc0, gpeep, glnp)
+    elif cell == 1:
+        lstm.backward_sequence(dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last,
+                               dpi, dph, dh0, dc0, gpeep, glnp)
+    else:
+        gru.backward_sequence(dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last,
+                              dpi, dph, dh0, dc0, gpeep, glnp)
+
+
+@njit(**JIT_OPTIONS)
+def _set_state(ws, cfg, T, B, h0, c0, reverse_zero):  # pragma: no cover - compiled
+    """Initial states (L*D, B, H); with ``reverse_zero`` reverse directions start at 0."""
+    D = cfg[DIRS]
+    for idx in range(cfg[LAYERS] * D):
+        hs = _hs(ws, cfg, idx, T, B)
+        cs = _cs(ws, cfg, idx, T, B)
+        if reverse_zero and idx % D == 1:
+            hs[0] = 0
+            if cs.shape[0] > 0:
+                cs[0] = 0
+        else:
+            hs[0] = h0[idx]
+            if cs.shape[0] > 0:
+                cs[0] = c0[idx]
+
+
+@njit(**JIT_OPTIONS)
+def _get_state(ws, cfg, T, B, hT, cT):  # pragma: no cover - compiled
+    for idx in range(cfg[LAYERS] * cfg[DIRS]):
+        hT[idx] = _hs(ws, cfg, idx, T, B)[T]
+        cs = _cs(ws, cfg, idx, T, B)
+        if cs.shape[0] > 0:
+            cT[idx] = cs[T]
+
+
+@njit(**JIT_OPTIONS)
+def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compiled
+    """Forward pass of a time-major window ``X`` (T, B, I); initial states already set.
+
+    ``lengths`` are the window's own (0 <= length <= T). With ``drop`` the
+    masks in the workspace (see :func:`_draw_masks`) are applied.
+    """
     T, B, I = X.shape
-    GH = W_ih.shape[0]
-    H, K = cfg[HIDDEN], cfg[OUTPUTS]
+    H, K, L, D = cfg[HIDDEN], cfg[OUTPUTS], cfg[LAYERS], cfg[DIRS]
+    cell, act, C = cfg[CELL], cfg[ACT], cfg[CACHE]
+    GH = _N_GATES[cell] * H
+    DH = D * H
+    xp = _v3(ws[_XP], 0, T, B, GH)
     xp2 = xp.reshape((T * B, GH))
-    mm_nt(X.reshape((T * B, I)), W_ih, xp2, False)
-    if b_ih.shape[0] > 0:
-        for r in range(T * B):
-            xp2[r] += b_ih
-    _cell_forward(cfg[CELL], cfg[ACT], xp, lengths, W_hh, b_hh, hs, cs, cache)
-    lg = logits.reshape((T * B, K))
-    mm_nt(hs[1:].reshape((T * B, H)), W_out, lg, False)
+    for k in range(L):
+        inp = X.reshape((T * B, I)) if k == 0 else _layer_in(ws, cfg, k - 1, T, B, drop)
+        Ik = inp.shape[1]
+        for d in range(D):
+            idx = k * D + d
+            W_ih, W_hh, b_ih, b_hh, peep, lnp = _params(theta, off, cfg, idx)
+            if d == 0:
+                src = inp
+            else:
+                src = _v2(ws[_XR], 0, T * B, Ik)
+                _reverse(inp, lengths, T, B, src)
+            mm_nt(src, W_ih, xp2, False)
+            if b_ih.shape[0] > 0:
+                for r in range(T * B):
+                    xp2[r] += b_ih
+            hs = _hs(ws, cfg, idx, T, B)
+            _cell_forward(cell, act, xp, lengths, W_hh, b_hh, peep, lnp, hs, _cs(ws, cfg, idx, T, B),
+                          _v3(ws[_CACHE], idx * T * B * C, T, B, C))
+            if D == 2:
+                ys = _v3(ws[_YS], k * T * B * DH, T, B, DH)
+                for b in range(B):
+                    Lb = lengths[b]
+                    for t in range(T):
+                        dst = ys[t, b, d * H:(d + 1) * H]
+                        if d == 0:
+                            dst[:] = hs[t + 1, b]
+                        elif t < Lb:
+                            dst[:] = hs[Lb - t, b]
+                        else:
+                            dst[:] = 0
+        if drop and (k < L - 1 or cfg[MODE] == 0):
+            out = _layer_out(ws, cfg, k, T, B)
+            xd = _v2(ws[_XD], k * T * B * DH, T * B, DH)
+            m = _mask(ws, cfg, k, T, B)
+            for r in range(T * B):
+                for j in range(DH):
+                    xd[r, j] = out[r, j] * m[r, j]
+    if cfg[MODE] == 1 and (D == 2 or drop):  # gather the top layer's final states
+        hl = _v2(ws[_HL], 0, B, DH)
+        for d in range(D):
+            hT = _hs(ws, cfg, (L - 1) * D + d, T, B)[T]
+            for b in range(B):
+                hl[b, d * H:(d + 1) * H] = hT[b]
+        if drop:
+            m = _mask(ws, cfg, L - 1, T, B)
+            for b in range(B):
+                for j in range(DH):
+                    hl[b, j] *= m[b, j]
+    W_out, b_out = _head(theta, off, cfg)
+    hin = _head_in(ws, cfg, T, B, drop)
+    R = hin.shape[0]
+    lg = _v2(ws[_LOGITS], 0, R, K)
+    mm_nt(hin, W_out, lg, False)
     if b_out.shape[0] > 0:
-        for r in range(T * B):
+        for r in range(R):
             lg[r] += b_out
 
 
 @njit(**JIT_OPTIONS)
-def _backward(theta, off, cfg, X, lengths, ws, grad, dh0, dc0, dX):  # pragma: no cover
-    """Backward pass after :func:`_forward` and :func:`head_loss` filled ``dlogits``.
+def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pragma: no cover
+    """Backward pass after :func:`_forward` and :func:`head_loss` filled the logit gradients.
 
     Writes the full gradient into ``grad`` (same layout as ``theta``), the
-    gradient of the initial state into ``dh0``/``dc0`` and, when ``dX`` is not
-    empty, the gradient of the inputs into ``dX`` (T, B, I).
+    gradient of the initial states into ``dh0``/``dc0`` (L*D, B, H) and, when
+    ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
     """
-    xp, hs, cs, cache, logits, dlogits, dhs, dpre_ih, dpre_hh = ws
-    W_ih, W_hh, b_ih, b_hh, W_out, b_out = _views(theta, off, cfg)
-    gW_ih, gW_hh, gb_ih, gb_hh, gW_out, gb_out = _views(grad, off, cfg)
     T, B, I = X.shape
-    GH = W_ih.shape[0]
-    H, K = cfg[HIDDEN], cfg[OUTPUTS]
-    cell = cfg[CELL]
-    dl2 = dlogits.reshape((T * B, K))
-    mm_tn(dl2, hs[1:].reshape((T * B, H)), gW_out, False)
+    H, K, L, D = cfg[HIDDEN], cfg[OUTPUTS], cfg[LAYERS], cfg[DIRS]
+    cell, act, C, mode = cfg[CELL], cfg[ACT], cfg[CACHE], cfg[MODE]
+    GH = _N_GATES[cell] * H
+    DH = D * H
+    TB = T * B
+    W_out, b_out = _head(theta, off, cfg)
+    gW_out, gb_out = _head(grad, off, cfg)
+    hin = _head_in(ws, cfg, T, B, drop)
+    R = hin.shape[0]
+    dl = _v2(ws[_DLOGITS], 0, R, K)
+    mm_tn(dl, hin, gW_out, False)
     if gb_out.shape[0] > 0:
-        colsum(dl2, gb_out, False)
-    mm_nn(dl2, W_out, dhs.reshape((T * B, H)), False)
-    dh_last = np.zeros((B, H), X.dtype)
-    if cell == 0:
-        rnn.backward_sequence(dhs, lengths, W_hh, cfg[ACT], hs, cs, cache, dh_last, dh_last,
-                              dpre_ih, dpre_hh, dh0, dc0)
-        dhh = dpre_ih
-    elif cell == 1:
-        lstm.backward_sequence(dhs, lengths, W_hh, cfg[ACT], hs, cs, cache, dh_last, dh_last,
-                               dpre_ih, dpre_hh, dh0, dc0)
-        dhh = dpre_ih
-    else:
-        gru.backward_sequence(dhs, lengths, W_hh, cfg[ACT], hs, cs, cache, dh_last, dh_last,
-                              dpre_ih, dpre_hh, dh0, dc0)
-        dhh = dpre_hh
-    di2 = dpre_ih.reshape((T * B, GH))
-    dh2 = dhh.reshape((T * B, GH))
-    mm_tn(di2, X.reshape((T * B, I)), gW_ih, False)
-    mm_tn(dh2, hs[:T].reshape((T * B, H)), gW_hh, False)
-    if gb_ih.shape[0] > 0:
-        colsum(di2, gb_ih, False)
-        colsum(dh2, gb_hh, False)
-    if dX.shape[0] > 0:
-        mm_nn(di2, W_ih, dX.reshape((T * B, I)), False)
+        colsum(dl, gb_out, False)
+    dtop = _v2(ws[_DY], 0, TB, DH) if mode == 0 else _v2(ws[_DHL], 0, B, DH)
+    mm_nn(dl, W_out, dtop, False)
+    if drop:
+        m = _mask(ws, cfg, L - 1, T, B)
+        for r in range(R):
+            for j in range(DH):
+                dtop[r, j] *= m[r, j]
+    if mode == 1:
+        _v2(ws[_DY], 0, TB, DH)[:] = 0
+    dlast = _v2(ws[_DLAST], 0, B, H)
+    dzero = _v2(ws[_DZERO], 0, B, H)
+    dpi = _v3(ws[_DPI], 0, T, B, GH)
+    dpi2 = dpi.reshape((TB, GH))
+    dph = _v3(ws[_DPH], 0, T if cell == 2 else 0, B, GH)
+    dhh2 = dph.reshape((TB, GH)) if cell == 2 else dpi2
+    cur = 0
+    for k in range(L - 1, -1, -1):
+        dYk = _v2(ws[_DY], cur * TB * DH, TB, DH)
+        need_din = k > 0 or dX.shape[0] > 0
+        if k > 0:
+            din = _v2(ws[_DY], (1 - cur) * TB * DH, TB, DH)
+            inp = _layer_in(ws, cfg, k - 1, T, B, drop)
+        else:
+            din = dX.reshape((TB, I)) if dX.shape[0] > 0 else dYk
+            inp = X.reshape((TB, I))
+        Ik = inp.shape[1]
+        for d in range(D):
+            idx = k * D + d
+            W_ih, W_hh, b_ih, b_hh, peep, lnp = _params(theta, off, cfg, idx)
+            gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = _params(grad, off, cfg, idx)
+            gpeep[:] = 0
+            glnp[:] = 0
+            hs = _hs(ws, cfg, idx, T, B)
+            if D == 1:
+                dhs = dYk.reshape((T, B, H))
+            else:
+                dhs = _v3(ws[_DHS], 0, T, B, H)
+                for b in range(B):
+                    Lb = lengths[b]
+                    for s in range(T):
+                        if d == 0:
+                            dhs[s, b] = dYk[s * B + b, :H]
+                        elif s < Lb:
+                            dhs[s, b] = dYk[(Lb - 1 - s) * B + b, H:]
+                        else:
+                            dhs[s, b] = 0
+            if mode == 1 and k == L - 1:
+                for b in range(B):
+                    dlast[b] = dtop[b, d * H:(d + 1) * H]
+            else:
+                dlast[:] = 0
+            _cell_backward(cell, act, dhs, lengths, W_hh, peep, lnp, hs, _cs(ws, cfg, idx, T, B),
+                           _v3(ws[_CACHE], idx * T * B * C, T, B, C), dlast, dzero, dpi, dph,
+                           dh0[idx], dc0[idx], gpeep, glnp)
+            if d == 0:
+                src = inp
+            else:
+                src = _v2(ws[_XR], 0, TB, Ik)
+                _reverse(inp, lengths, T, B, src)
+            mm_tn(dpi2, src, gW_ih, False)
+            mm_tn(dhh2, _v2(ws[_HS], idx * (T + 1) * B * H, TB, H), gW_hh, False)
+            if gb_ih.shape[0] > 0:
+                colsum(dpi2, gb_ih, False)
+                colsum(dhh2, gb_hh, False)
+            if need_din:
+                if d == 0:
+                    mm_nn(dpi2, W_ih, din, False)
+                else:
+                    dxr = _v2(ws[_DXR], 0, TB, Ik)
+                    mm_nn(dpi2, W_ih, dxr, False)
+                    for b in range(B):
+                        Lb = lengths[b]
+                        for s in range(Lb):
+                            din[(Lb - 1 - s) * B + b] += dxr[s * B + b]
+        if k > 0 and drop:
+            m = _mask(ws, cfg, k - 1, T, B)
+            for r in range(TB):
+                for j in range(DH):
+                    din[r, j] *= m[r, j]
+        cur = 1 - cur
 
 
 @njit(**JIT_OPTIONS)
-def _loss_and_grad(theta, off, cfg, X, lengths, Y, h0, c0, grad, dh0, dc0, dX, hT, cT):  # pragma: no cover
-    """Mean loss and full gradient of one time-major batch (no truncation)."""
+def _loss_and_grad(theta, off, cfg, pdrop, seed, X, lengths, Y, h0, c0, grad, dh0, dc0, dX,
+                   hT, cT):  # pragma: no cover
+    """Mean loss and full gradient of one time-major batch (no truncation).
+
+    With ``pdrop > 0`` numba's generator is seeded with ``seed`` and the
+    masks drawn (:func:`_draw_masks`) before the forward pass.
+    """
     T, B, I = X.shape
-    ws = _workspace(T, B, cfg, theta)
-    hs, cs = ws[1], ws[2]
-    hs[0] = h0
-    if cs.shape[0] > 0:
-        cs[0] = c0
-    _forward(theta, off, cfg, X, lengths, ws)
-    total, count = head_loss(cfg[LOSS], cfg[MODE], ws[4], Y, lengths, 0, ws[5])
-    _backward(theta, off, cfg, X, lengths, ws, grad, dh0, dc0, dX)
-    hT[:] = hs[T]
-    if cs.shape[0] > 0:
-        cT[:] = cs[T]
+    drop = pdrop > 0
+    ws = _workspace(T, B, cfg, theta, drop)
+    if drop:
+        np.random.seed(seed)
+        _draw_masks(ws, cfg, T, B, pdrop)
+    _set_state(ws, cfg, T, B, h0, c0, False)
+    _forward(theta, off, cfg, X, lengths, ws, drop)
+    R = T if cfg[MODE] == 0 else 1
+    total, count = head_loss(cfg[LOSS], cfg[MODE], _v3(ws[_LOGITS], 0, R, B, cfg[OUTPUTS]), Y,
+                             lengths, 0, T, _v3(ws[_DLOGITS], 0, R, B, cfg[OUTPUTS]))
+    _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX)
+    _get_state(ws, cfg, T, B, hT, cT)
     return total / max(count, 1), count
 
 
 @njit(**JIT_OPTIONS)
-def _train_epoch(theta, grad, off, cfg, solver, opt_state, step, hyper, decay_mask,
+def _dropout_masks(cfg, pdrop, seed, T, B, dtype_ref):  # pragma: no cover - compiled
+    """The masks :func:`_loss_and_grad` draws for a (T, B) batch and ``seed`` (flat)."""
+    ws = _workspace(T, B, cfg, dtype_ref, True)
+    np.random.seed(seed)
+    _draw_masks(ws, cfg, T, B, pdrop)
+    return ws[_MASK]
+
+
+@njit(**JIT_OPTIONS)
+def _train_epoch(theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hyper, decay_mask,
                  X, lengths, Y, order, batch_size, bptt, carry, window_losses):  # pragma: no cover
     """One epoch: for each batch (rows ``order``), each window of ``bptt`` steps.
 
     ``X`` (N, T, I), ``Y`` (N, Ty, D) batch-major. With ``carry`` each window
-    starts from the previous window's final state (truncated BPTT), else from
-    zeros. One optimizer update per window that holds at least one item.
+    starts from the previous window's final states (every layer; truncated
+    BPTT), except reverse directions, which start from zero at each window's
+    end; else from zeros. With ``pdrop > 0`` numba's generator is seeded once
+    with ``seed`` and fresh masks are drawn for every window. One optimizer
+    update per window that holds at least one item.
     Returns ``(loss sum, item count, number of updates, status)``; status 1
     means a non-finite loss was met and the update was not applied.
     """
     N, Tt, I = X.shape
     D = Y.shape[2]
-    H = cfg[HIDDEN]
+    H, K = cfg[HIDDEN], cfg[OUTPUTS]
+    LD = cfg[LAYERS] * cfg[DIRS]
     mode = cfg[MODE]
     dt = theta.dtype
+    drop = pdrop > 0
+    if drop:
+        np.random.seed(seed)
     total = 0.0
     count_all = 0
     n_up = 0
@@ -187,22 +490,20 @@ def _train_epoch(theta, grad, off, cfg, solver, opt_state, step, hyper, decay_ma
             lens[j] = lengths[idx[j]]
             maxlen = max(maxlen, lens[j])
         Tw = min(bptt, maxlen)
-        ws_full = _workspace(Tw, B, cfg, theta)
-        Xw_full = np.empty((Tw, B, I), dt)
-        Yw_full = np.empty((Tw if mode == 0 else 1, B, D), dt)
+        ws = _workspace(Tw, B, cfg, theta, drop)
+        Xw_full = np.empty(Tw * B * I, dt)
+        Yw_full = np.empty((Tw if mode == 0 else 1) * B * D, dt)
+        Yw1 = _v3(Yw_full, 0, 1, B, D)
         if mode == 1:
             for j in range(B):
-                Yw_full[0, j] = Y[idx[j], 0]
-        hcar = np.zeros((B, H), dt)
-        ccar = np.zeros((B, H), dt)
-        dh0 = np.empty((B, H), dt)
-        dc0 = np.empty((B, H), dt)
+                Yw1[0, j] = Y[idx[j], 0]
+        hcar = np.zeros((LD, B, H), dt)
+        ccar = np.zeros((LD, B, H), dt)
+        dh0 = np.empty((LD, B, H), dt)
+        dc0 = np.empty((LD, B, H), dt)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
-            ws = (ws_full[0][:T], ws_full[1][: T + 1], ws_full[2][: T + 1 if ws_full[2].shape[0] > 0 else 0],
-                  ws_full[3][:T], ws_full[4][:T], ws_full[5][:T], ws_full[6][:T], ws_full[7][:T],
-                  ws_full[8][: T if ws_full[8].shape[0] > 0 else 0])
-            Xw = Xw_full[:T]
+            Xw = _v3(Xw_full, 0, T, B, I)
             for t in range(T):
                 for j in range(B):
                     if t0 + t < lens[j]:
@@ -210,51 +511,49 @@ def _train_epoch(theta, grad, off, cfg, solver, opt_state, step, hyper, decay_ma
                     else:  # padding is never read: it may hold anything, even NaN
                         Xw[t, j] = 0
             if mode == 0:
-                Yw = Yw_full[:T]
+                Yw = _v3(Yw_full, 0, T, B, D)
                 for t in range(T):
                     for j in range(B):
                         Yw[t, j] = Y[idx[j], t0 + t]
             else:
-                Yw = Yw_full
+                Yw = Yw1
             lw = np.empty(B, np.int64)
             for j in range(B):
                 lw[j] = min(max(lens[j] - t0, 0), T)
-            hs, cs = ws[1], ws[2]
-            if carry:
-                hs[0] = hcar
-                if cs.shape[0] > 0:
-                    cs[0] = ccar
-            else:
-                hs[0] = 0
-                if cs.shape[0] > 0:
-                    cs[0] = 0
-            _forward(theta, off, cfg, Xw, lw, ws)
-            loss_sum, cnt = head_loss(cfg[LOSS], mode, ws[4], Yw, lens, t0, ws[5])
+            if not carry:
+                hcar[:] = 0
+                ccar[:] = 0
+            _set_state(ws, cfg, T, B, hcar, ccar, True)
+            if drop:
+                _draw_masks(ws, cfg, T, B, pdrop)
+            _forward(theta, off, cfg, Xw, lw, ws, drop)
+            R = T if mode == 0 else 1
+            loss_sum, cnt = head_loss(cfg[LOSS], mode, _v3(ws[_LOGITS], 0, R, B, K), Yw, lens, t0, T,
+                                      _v3(ws[_DLOGITS], 0, R, B, K))
             if not np.isfinite(loss_sum):
                 return total, count_all, n_up, 1
             if cnt > 0:
-                _backward(theta, off, cfg, Xw, lw, ws, grad, dh0, dc0, dX)
+                _backward(theta, off, cfg, Xw, lw, ws, drop, grad, dh0, dc0, dX)
                 apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
                 window_losses[n_up] = loss_sum / cnt
                 n_up += 1
                 total += loss_sum
                 count_all += cnt
-            hcar[:] = hs[T]
-            if cs.shape[0] > 0:
-                ccar[:] = cs[T]
+            _get_state(ws, cfg, T, B, hcar, ccar)
     return total, count_all, n_up, 0
 
 
 @njit(**JIT_OPTIONS)
 def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # pragma: no cover
-    """Head outputs (raw) of every sequence of ``X`` (N, T, I), in row chunks.
+    """Head outputs (raw) of every sequence of ``X`` (N, T, I), in row chunks; no dropout.
 
     ``out`` is (N, T, K) for per-step output or (N, 1, K) for last-step output;
-    ``hT``/``cT`` (N, H) receive the final states, ``hseq`` (N, T, H), unless
-    empty, every step's hidden state.
+    ``hT``/``cT`` (L*D, N, H) receive the final states, ``hseq`` (N, T, D*H),
+    unless empty, the top layer's per-step outputs.
     """
     N, Tt, I = X.shape
-    H, K = cfg[HIDDEN], cfg[OUTPUTS]
+    H, K, L, D = cfg[HIDDEN], cfg[OUTPUTS], cfg[LAYERS], cfg[DIRS]
+    LD = L * D
     mode = cfg[MODE]
     dt = theta.dtype
     for start in range(0, N, chunk):
@@ -264,7 +563,7 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
         for j in range(B):
             maxlen = max(maxlen, lengths[start + j])
         T = max(maxlen, 1)
-        ws = _workspace(T, B, cfg, theta)
+        ws = _workspace(T, B, cfg, theta, False)
         Xw = np.empty((T, B, I), dt)
         for t in range(T):
             for j in range(B):
@@ -272,29 +571,32 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
                     Xw[t, j] = X[start + j, t]
                 else:
                     Xw[t, j] = 0
-        hs, cs, logits = ws[1], ws[2], ws[4]
-        hs[0] = h0[start:stop]
-        if cs.shape[0] > 0:
-            cs[0] = c0[start:stop]
-        _forward(theta, off, cfg, Xw, lengths[start:stop], ws)
+        _set_state(ws, cfg, T, B, np.ascontiguousarray(h0[:, start:stop]),
+                   np.ascontiguousarray(c0[:, start:stop]), False)
+        lens = lengths[start:stop]
+        _forward(theta, off, cfg, Xw, lens, ws, False)
+        hTc = np.empty((LD, B, H), dt)
+        cTc = np.zeros((LD, B, H), dt)
+        _get_state(ws, cfg, T, B, hTc, cTc)
+        hT[:, start:stop] = hTc
+        cT[:, start:stop] = cTc
+        logits = _v3(ws[_LOGITS], 0, T if mode == 0 else 1, B, K)
+        top = _layer_out(ws, cfg, L - 1, T, B)
         for j in range(B):
-            L = lengths[start + j]
+            Lj = lengths[start + j]
             if mode == 0:
-                for t in range(L):
+                for t in range(Lj):
                     out[start + j, t] = logits[t, j]
             else:
-                out[start + j, 0] = logits[max(L - 1, 0), j]
-            hT[start + j] = hs[T, j]
-            if cs.shape[0] > 0:
-                cT[start + j] = cs[T, j]
+                out[start + j, 0] = logits[0, j]
             if hseq.shape[0] > 0:
-                for t in range(L):
-                    hseq[start + j, t] = hs[t + 1, j]
+                for t in range(Lj):
+                    hseq[start + j, t] = top[t * B + j]
 
 
 # --------------------------------------------------------------------------- Python side
 class Network:
-    """One recurrent layer and a dense head, described over a flat parameter vector.
+    """Stacked recurrent layers and a dense head, described over a flat parameter vector.
 
     Parameters
     ----------
@@ -303,29 +605,76 @@ class Network:
     input_size : int, default=1
         Features per time step.
     hidden_size : int, default=32
-        Units of the recurrent state.
+        Units of the recurrent state (per direction).
     output_size : int, default=1
         Outputs of the dense head (classes for cross-entropy).
     nonlinearity : {"tanh", "relu"}, default="tanh"
         Activation of the ``"rnn"`` cell (ignored by the others).
     bias : bool, default=True
-        Whether the recurrent layer and the head have biases.
+        Whether the recurrent layers and the head have biases (``bias_ih``,
+        ``bias_hh``, ``bias_out``; layer-norm biases are always there).
     loss : {"cross_entropy", "binary_cross_entropy", "squared_error"}, default="cross_entropy"
         Loss, with its output activation (see :mod:`rnnkit.losses`).
     output : {"sequence", "last"}, default="sequence"
-        Head at every valid step, or only at each sequence's last valid step.
+        Head at every valid step, or once per sequence on its final features:
+        the top layer's forward state at the sequence's last valid step,
+        concatenated with the reverse direction's state after it has read the
+        whole sequence (PyTorch's ``h_n``).
     forget_bias : float or None, default=None
         For ``"lstm"``: initial value of the forget gate's bias (``bias_ih``
-        block f; ``bias_hh`` block f starts at 0). ``None`` keeps PyTorch's
-        uniform initialisation.
+        block f of every layer and direction; ``bias_hh`` block f starts at
+        0). With ``layer_norm`` it initialises the f block of ``ln_bias``
+        instead (added after the normalisation, where a shift is not
+        cancelled, as TensorFlow's ``LayerNormBasicLSTMCell`` does). ``None``
+        keeps PyTorch's uniform initialisation.
+    num_layers : int, default=1
+        Stacked recurrent layers; layer ``k + 1`` reads layer ``k``'s per-step
+        outputs.
+    bidirectional : bool, default=False
+        Add a reverse direction to every layer, reading each sequence
+        backwards within its own length; per-step outputs are (forward,
+        reverse) concatenated.
+    peephole : bool, default=False
+        LSTM only: diagonal peephole weights from the cell state to the input
+        and forget gates (``c_{t-1}``) and the output gate (``c_t``).
+    layer_norm : bool, default=False
+        Layer-normalised cells (see :mod:`rnnkit.cells.rnn`,
+        :mod:`rnnkit.cells.lstm`, :mod:`rnnkit.cells.gru` for the formulas).
+    dropout : float, default=0.0
+        Inverted dropout probability on the outputs of every layer below the
+        top and on the features fed to the head (never on the recurrent
+        path); active in :meth:`loss_and_grad` and :meth:`train_epoch`, off in
+        :meth:`predict`.
 
     Attributes
     ----------
     shapes : dict
-        Parameter name -> shape, in layout order (PyTorch's names for the
-        recurrent layer, ``weight_out``/``bias_out`` for the head).
+        Parameter name -> shape, in layout order. For each layer ``k`` and
+        direction (suffix ``""`` or ``"_reverse"``), PyTorch's
+        ``weight_ih_l{k}`` (G*H, I for k=0 else D*H), ``weight_hh_l{k}`` (G*H, H),
+        ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), then with ``peephole``
+        ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,), then
+        with ``layer_norm`` the gains ``ln_weight_l{k}`` and biases
+        ``ln_bias_l{k}`` (G*H,, one normalisation per gate block, gate order)
+        and, for the LSTM, ``ln_cell_weight_l{k}``, ``ln_cell_bias_l{k}`` (H,);
+        finally the head ``weight_out`` (K, D*H) and ``bias_out`` (K,).
+    offsets : ndarray of shape (len(shapes) + 1,)
+        Start of each parameter in the flat vector, and its length.
     size : int
         Length of the flat parameter vector.
+    decay_mask_ : ndarray of shape (size,)
+        1 on weights (every name starting with ``weight``, peepholes
+        included), 0 on biases and layer-norm gains/biases.
+    num_directions : int
+        2 when bidirectional, else 1.
+
+    Notes
+    -----
+    States ``h0``, ``c0``, ``hT``, ``cT`` have PyTorch's shape
+    (num_layers * num_directions, N, hidden_size), ordered layer by layer,
+    forward before reverse. A reverse direction's initial state is its state
+    before it reads a sequence's last valid step; its final state is the one
+    after reading the first step.
 
     Examples
     --------
@@ -339,39 +688,85 @@ class Network:
     >>> loss, grads = net.loss_and_grad(theta, X, np.full(5, 7), y)
     >>> bool(abs(loss - np.log(4)) < 0.5), grads["grad"].shape == theta.shape
     (True, True)
+    >>> grads["hT"].shape
+    (1, 5, 3)
     """
 
     def __init__(self, cell="rnn", input_size=1, hidden_size=32, output_size=1,
                  nonlinearity="tanh", bias=True, loss="cross_entropy", output="sequence",
-                 forget_bias=None):
+                 forget_bias=None, num_layers=1, bidirectional=False, peephole=False,
+                 layer_norm=False, dropout=0.0):
         for name, value, allowed in (("cell", cell, CELLS), ("nonlinearity", nonlinearity, NONLINEARITIES),
                                      ("loss", loss, LOSSES), ("output", output, OUTPUT_MODES)):
             if value not in allowed:
                 raise ValueError(f"{name}={value!r} is not one of {sorted(allowed)}")
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                            ("output_size", output_size)):
-            if int(value) != value or value < 1:
+                            ("output_size", output_size), ("num_layers", num_layers)):
+            if isinstance(value, (bool, np.bool_)) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if peephole and cell != "lstm":
+            raise ValueError(f"peephole=True needs cell='lstm', got cell={cell!r}")
+        dropout = float(dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.cell, self.nonlinearity, self.bias = cell, nonlinearity, bool(bias)
         self.loss, self.output, self.forget_bias = loss, output, forget_bias
         self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
+        self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
+        self.peephole, self.layer_norm, self.dropout = bool(peephole), bool(layer_norm), dropout
+        self.num_directions = 2 if self.bidirectional else 1
         code, module = CELLS[cell]
         G, H, I, K = module.N_GATES, self.hidden_size, self.input_size, self.output_size
+        L, D = self.num_layers, self.num_directions
         self.n_gates = G
         nb = 1 if self.bias else 0
-        self.shapes = {
-            "weight_ih_l0": (G * H, I),
-            "weight_hh_l0": (G * H, H),
-            "bias_ih_l0": (nb * G * H,),
-            "bias_hh_l0": (nb * G * H,),
-            "weight_out": (K, H),
-            "bias_out": (nb * K,),
-        }
+        self.shapes = {}
+        layer_blocks = []  # per (layer, direction): names of its 6 blocks
+        for k in range(L):
+            for d in range(D):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                self.shapes["weight_ih" + sfx] = (G * H, I if k == 0 else D * H)
+                self.shapes["weight_hh" + sfx] = (G * H, H)
+                self.shapes["bias_ih" + sfx] = (nb * G * H,)
+                self.shapes["bias_hh" + sfx] = (nb * G * H,)
+                blocks = ["weight_ih" + sfx, "weight_hh" + sfx, "bias_ih" + sfx, "bias_hh" + sfx]
+                if self.peephole:
+                    for g in "ifo":
+                        self.shapes[f"weight_c{g}" + sfx] = (H,)
+                    blocks.append("weight_ci" + sfx)
+                else:
+                    blocks.append(None)
+                if self.layer_norm:
+                    self.shapes["ln_weight" + sfx] = (G * H,)
+                    self.shapes["ln_bias" + sfx] = (G * H,)
+                    if cell == "lstm":
+                        self.shapes["ln_cell_weight" + sfx] = (H,)
+                        self.shapes["ln_cell_bias" + sfx] = (H,)
+                    blocks.append("ln_weight" + sfx)
+                else:
+                    blocks.append(None)
+                layer_blocks.append(blocks)
+        self.shapes["weight_out"] = (K, D * H)
+        self.shapes["bias_out"] = (nb * K,)
         sizes = [int(np.prod(s)) for s in self.shapes.values()]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.size = int(self.offsets[-1])
+        start = {name: int(self.offsets[i]) for i, name in enumerate(self.shapes)}
+        # kernel offset table: per (layer, direction) the starts of its blocks and its end
+        off = np.zeros((L * D + 1, _N_OFF), dtype=np.int64)
+        for idx, blocks in enumerate(layer_blocks):
+            end = start[blocks[3]] + nb * G * H
+            nxt = start["weight_out"] if idx == L * D - 1 else start[layer_blocks[idx + 1][0]]
+            ln_start = start[blocks[5]] if blocks[5] else nxt
+            peep_start = start[blocks[4]] if blocks[4] else ln_start
+            assert end == peep_start
+            off[idx] = [start[blocks[0]], start[blocks[1]], start[blocks[2]], start[blocks[3]],
+                        peep_start, ln_start, nxt]
+        off[L * D, :3] = [start["weight_out"], start["bias_out"], self.size]
+        self._off = off
         self.cfg = np.array([code, NONLINEARITIES[nonlinearity], I, H, K, LOSSES[loss],
-                             OUTPUT_MODES[output], nb], dtype=np.int64)
+                             OUTPUT_MODES[output], nb, L, D, int(self.peephole), int(self.layer_norm),
+                             module.cache_width(H, self.layer_norm)], dtype=np.int64)
         self.decay_mask_ = np.zeros(self.size)
         for k, name in enumerate(self.shapes):
             if name.startswith("weight"):
@@ -382,11 +777,21 @@ class Network:
         """Whether the cell carries a cell state ``c`` besides ``h`` (LSTM)."""
         return CELLS[self.cell][1].HAS_CELL_STATE
 
+    @property
+    def n_states(self):
+        """Leading dimension of the states: ``num_layers * num_directions``."""
+        return self.num_layers * self.num_directions
+
     def init_params(self, random_state=None, dtype=np.float64):
         """A new flat parameter vector, initialised as PyTorch does.
 
-        Every recurrent weight and bias is drawn from ``U(-1/sqrt(H), 1/sqrt(H))``;
-        the head from ``U(-1/sqrt(H), 1/sqrt(H))`` (``nn.Linear``'s default).
+        Every recurrent weight and bias (peepholes included) is drawn from
+        ``U(-1/sqrt(H), 1/sqrt(H))``; the head from
+        ``U(-1/sqrt(D*H), 1/sqrt(D*H))`` (``nn.Linear``'s default). Layer-norm
+        gains start at 1 and layer-norm biases at 0. ``forget_bias`` (LSTM)
+        is applied as documented in the class. For the layer-normalised GRU
+        the r and z blocks of every ``bias_ih_l{k}[_reverse]`` start at 1.0
+        and those of ``bias_hh`` at 0 (the tutorial's gate bias of 1.0).
 
         Parameters
         ----------
@@ -402,13 +807,31 @@ class Network:
         from sklearn.utils import check_random_state
 
         rng = check_random_state(random_state)
-        bound = 1.0 / np.sqrt(self.hidden_size)
+        H = self.hidden_size
+        bound = 1.0 / np.sqrt(H)
         theta = rng.uniform(-bound, bound, self.size).astype(dtype)
-        if self.forget_bias is not None and self.cell == "lstm" and self.bias:
-            H = self.hidden_size
-            c = self.coefs(theta)
-            c["bias_ih_l0"][H:2 * H] = self.forget_bias
-            c["bias_hh_l0"][H:2 * H] = 0.0
+        c = self.coefs(theta)
+        if self.num_directions > 1:
+            for name in ("weight_out", "bias_out"):
+                c[name][...] = (c[name] / np.sqrt(self.num_directions)).astype(dtype)
+        for name, view in c.items():
+            if name.startswith("ln_") and "weight" in name:
+                view[...] = 1.0
+            elif name.startswith("ln_"):
+                view[...] = 0.0
+        for name in self.shapes:
+            if not name.startswith("bias_ih"):
+                continue
+            hh = name.replace("bias_ih", "bias_hh")
+            if self.forget_bias is not None and self.cell == "lstm":
+                if self.layer_norm:
+                    c[name.replace("bias_ih", "ln_bias")][H:2 * H] = self.forget_bias
+                elif self.bias:
+                    c[name][H:2 * H] = self.forget_bias
+                    c[hh][H:2 * H] = 0.0
+            if self.layer_norm and self.cell == "gru" and self.bias:
+                c[name][:2 * H] = 1.0
+                c[hh][:2 * H] = 0.0
         return theta
 
     def coefs(self, theta):
@@ -422,7 +845,8 @@ class Network:
         Returns
         -------
         dict of str to ndarray
-            Views: writing into them writes into ``theta``.
+            Views: writing into them writes into ``theta``. Names and shapes
+            as in :attr:`shapes`.
         """
         return {name: theta[self.offsets[k]:self.offsets[k + 1]].reshape(shape)
                 for k, (name, shape) in enumerate(self.shapes.items())}
@@ -472,13 +896,53 @@ class Network:
             Y = Y[:, None, :]
         return np.ascontiguousarray(Y)
 
-    def _state(self, h, N, dtype):
+    def _state(self, h, N, dtype, name):
+        shape = (self.n_states, N, self.hidden_size)
         if h is None:
-            return np.zeros((N, self.hidden_size), dtype=dtype)
-        return np.ascontiguousarray(h, dtype=dtype)
+            return np.zeros(shape, dtype=dtype)
+        h = np.ascontiguousarray(h, dtype=dtype)
+        if h.shape != shape:
+            raise ValueError(f"{name} has shape {h.shape}, expected {shape} "
+                             "(num_layers * num_directions, n_samples, hidden_size)")
+        return h
+
+    def dropout_masks(self, seed, n_samples, n_timesteps, dtype=np.float64):
+        """The dropout masks :meth:`loss_and_grad` uses for ``dropout_seed=seed``.
+
+        Parameters
+        ----------
+        seed : int
+            The ``dropout_seed``.
+        n_samples, n_timesteps : int
+            Shape of the batch ``X`` (N, T, input_size).
+        dtype : dtype, default=np.float64
+            Precision of the parameters.
+
+        Returns
+        -------
+        list of ndarray
+            One per layer, batch-major: the multiplier (0 or ``1 / (1 - p)``) of
+            layer ``k``'s per-step outputs (N, T, D*H) for ``k < num_layers - 1``;
+            the last one multiplies the head's input, (N, T, D*H) per step or
+            (N, D*H) for last-step output. Empty when ``dropout == 0``.
+        """
+        if self.dropout == 0:
+            return []
+        N, T = int(n_samples), int(n_timesteps)
+        flat = _dropout_masks(self.cfg, self.dropout, int(seed), T, N, np.empty(0, dtype))
+        DH = self.num_directions * self.hidden_size
+        out = []
+        for k in range(self.num_layers):
+            block = flat[k * T * N * DH:(k + 1) * T * N * DH]
+            if k == self.num_layers - 1 and self.output == "last":
+                out.append(block[:N * DH].reshape(N, DH).copy())
+            else:
+                out.append(block.reshape(T, N, DH).transpose(1, 0, 2).copy())
+        return out
 
     # -- compiled entry points ---------------------------------------------------------
-    def loss_and_grad(self, theta, X, lengths, Y, h0=None, c0=None, input_grad=False):
+    def loss_and_grad(self, theta, X, lengths, Y, h0=None, c0=None, input_grad=False,
+                      dropout_seed=None):
         """Mean loss over one batch and its gradient, by full backpropagation through time.
 
         Parameters
@@ -491,18 +955,22 @@ class Network:
             Valid steps of each sequence, 1 <= length <= T.
         Y : array-like
             Targets, see :meth:`targets`.
-        h0, c0 : ndarray of shape (N, hidden_size), default=None
-            Initial hidden (and, for LSTM, cell) state; zeros when None.
+        h0, c0 : ndarray of shape (num_layers * num_directions, N, hidden_size), default=None
+            Initial hidden (and, for LSTM, cell) states; zeros when None.
         input_grad : bool, default=False
             Also return the gradient with respect to ``X``.
+        dropout_seed : int, default=None
+            With ``dropout > 0``: seed of the masks (the same seed draws the
+            same masks, see :meth:`dropout_masks`); a random one when None.
 
         Returns
         -------
         loss : float
             Mean loss over the batch's items.
         out : dict
-            ``grad`` (size,), ``dh0``, ``dc0``, ``hT``, ``cT`` (N, hidden_size) and,
-            with ``input_grad``, ``dX`` (N, T, input_size).
+            ``grad`` (size,), ``dh0``, ``dc0``, ``hT``, ``cT``
+            (num_layers * num_directions, N, hidden_size) and, with
+            ``input_grad``, ``dX`` (N, T, input_size).
         """
         dt = theta.dtype
         X = np.asarray(X, dtype=dt)
@@ -512,24 +980,27 @@ class Network:
         Xt[np.arange(T)[:, None] >= lengths[None, :]] = 0  # padding is never read
         Yk = self.targets(Y, dt)
         Yt = np.ascontiguousarray(Yk.transpose(1, 0, 2))
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-        h0 = self._state(h0, N, dt)
-        c0 = self._state(c0, N, dt)
+        h0 = self._state(h0, N, dt, "h0")
+        c0 = self._state(c0, N, dt, "c0")
+        if self.dropout > 0 and dropout_seed is None:
+            dropout_seed = np.random.randint(0, 2**31 - 1)
+        seed = 0 if dropout_seed is None else int(dropout_seed)
         grad = np.zeros_like(theta)
-        dh0 = np.zeros((N, self.hidden_size), dt)
-        dc0 = np.zeros((N, self.hidden_size), dt)
-        hT = np.empty_like(dh0)
-        cT = np.zeros_like(dh0)
+        shape = (self.n_states, N, self.hidden_size)
+        dh0 = np.zeros(shape, dt)
+        dc0 = np.zeros(shape, dt)
+        hT = np.empty(shape, dt)
+        cT = np.zeros(shape, dt)
         dX = np.zeros((T if input_grad else 0, N, I), dt)
-        loss, _ = _loss_and_grad(theta, self.offsets, self.cfg, Xt, lengths, Yt, h0, c0,
-                                 grad, dh0, dc0, dX, hT, cT)
+        loss, _ = _loss_and_grad(theta, self._off, self.cfg, self.dropout, seed, Xt, lengths, Yt,
+                                 h0, c0, grad, dh0, dc0, dX, hT, cT)
         out = {"grad": grad, "dh0": dh0, "dc0": dc0, "hT": hT, "cT": cT}
         if input_grad:
             out["dX"] = dX.transpose(1, 0, 2)
         return float(loss), out
 
     def train_epoch(self, theta, optimizer, X, lengths, Y, order=None, batch_size=None,
-                    bptt_steps=None, carry=False):
+                    bptt_steps=None, carry=False, seed=0):
         """Train one epoch in a single compiled call.
 
         Parameters
@@ -551,7 +1022,12 @@ class Network:
         bptt_steps : int, default=None
             Truncated-BPTT window; the whole sequence when None.
         carry : bool, default=False
-            Start each window from the previous window's final state.
+            Start each window from the previous window's final states (every
+            layer's forward direction; reverse directions start from zero at
+            each window's end, as they cannot see past it).
+        seed : int, default=0
+            Seeds the dropout masks (numba's generator, inside the call): the
+            same seed gives bit-identical results.
 
         Returns
         -------
@@ -573,14 +1049,14 @@ class Network:
         grad = np.empty_like(theta)
         decay = self.decay_mask_.astype(theta.dtype)
         total, count, n_up, status = _train_epoch(
-            theta, grad, self.offsets, self.cfg, optimizer.code, optimizer.state, optimizer.step,
-            optimizer.hyper, decay, X, np.ascontiguousarray(lengths, dtype=np.int64), Y, order,
-            batch_size, bptt, bool(carry), window_losses)
+            theta, grad, self._off, self.cfg, self.dropout, int(seed), optimizer.code, optimizer.state,
+            optimizer.step, optimizer.hyper, decay, X, np.ascontiguousarray(lengths, dtype=np.int64), Y,
+            order, batch_size, bptt, bool(carry), window_losses)
         mean = total / count if count else float("nan")
         return float(mean), window_losses[:n_up].copy(), int(status)
 
     def predict(self, theta, X, lengths, h0=None, c0=None, chunk=256, hidden_states=False):
-        """Raw head outputs and final states, running every sequence to its end.
+        """Raw head outputs and final states, running every sequence to its end (no dropout).
 
         Parameters
         ----------
@@ -590,29 +1066,33 @@ class Network:
             Padded sequences.
         lengths : ndarray of shape (N,)
             Valid steps per sequence.
-        h0, c0 : ndarray of shape (N, hidden_size), default=None
+        h0, c0 : ndarray of shape (num_layers * num_directions, N, hidden_size), default=None
             Initial states; zeros when None.
         chunk : int, default=256
             Rows per compiled forward call.
         hidden_states : bool, default=False
-            Also return every step's hidden state.
+            Also return the top layer's per-step outputs.
 
         Returns
         -------
         dict
             ``out`` ((N, T, K) per-step, zero past each length; or (N, K)),
-            ``hT``, ``cT`` (N, hidden_size) and, if asked, ``hseq`` (N, T, hidden_size).
+            ``hT``, ``cT`` (num_layers * num_directions, N, hidden_size) and, if
+            asked, ``hseq`` (N, T, D*H): the top layer's per-step outputs
+            (forward, reverse concatenated), zero past each length.
         """
         dt = theta.dtype
         X = np.ascontiguousarray(X, dtype=dt)
         N, T, _ = X.shape
         K, H = self.output_size, self.hidden_size
+        DH = self.num_directions * H
         out = np.zeros((N, T, K) if self.output == "sequence" else (N, 1, K), dt)
-        hT = np.empty((N, H), dt)
-        cT = np.zeros((N, H), dt)
-        hseq = np.zeros((N, T, H) if hidden_states else (0, T, H), dt)
-        _predict(theta, self.offsets, self.cfg, X, np.ascontiguousarray(lengths, dtype=np.int64),
-                 self._state(h0, N, dt), self._state(c0, N, dt), int(chunk), out, hT, cT, hseq)
+        shape = (self.n_states, N, H)
+        hT = np.empty(shape, dt)
+        cT = np.zeros(shape, dt)
+        hseq = np.zeros((N, T, DH) if hidden_states else (0, T, DH), dt)
+        _predict(theta, self._off, self.cfg, X, np.ascontiguousarray(lengths, dtype=np.int64),
+                 self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"), int(chunk), out, hT, cT, hseq)
         res = {"out": out if self.output == "sequence" else out[:, 0], "hT": hT, "cT": cT}
         if hidden_states:
             res["hseq"] = hseq

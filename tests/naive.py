@@ -220,3 +220,120 @@ def optimizer_updates(solver, theta, grads, lr, momentum=0.0, nesterov=False, be
             theta = theta - lr * mh / (np.sqrt(vh) + epsilon)
         out.append(theta.copy())
     return out
+
+
+# ----------------------------------------------------------------------------- variants
+LN_EPS = 1e-5
+
+
+def layer_norm(a, gain, bias):
+    """``gain * (a - mean) / sqrt(var + 1e-5) + bias`` (population variance)."""
+    m = a.mean()
+    v = ((a - m) ** 2).mean()
+    return gain * (a - m) / np.sqrt(v + LN_EPS) + bias
+
+
+def variant_step(cell, act, x, h, c, p, sfx, peephole=False, ln=False):
+    """One step of one sequence for the parameters of layer/direction ``sfx`` ("_l0", "_l1_reverse").
+
+    Peephole and layer-norm formulas as documented in ``rnnkit.cells``.
+    Returns (h_new, c_new).
+    """
+    H = h.shape[0]
+    W_ih, W_hh = p["weight_ih" + sfx], p["weight_hh" + sfx]
+    G = W_ih.shape[0]
+    b_ih = p["bias_ih" + sfx] if p["bias_ih" + sfx].size else np.zeros(G)
+    b_hh = p["bias_hh" + sfx] if p["bias_hh" + sfx].size else np.zeros(G)
+    gi = W_ih @ x + b_ih
+    gh = W_hh @ h + b_hh
+    if ln:
+        lw, lb = p["ln_weight" + sfx], p["ln_bias" + sfx]
+
+    def norm(a, q):  # layer norm of gate block q (identity when ln is off)
+        if not ln:
+            return a
+        return layer_norm(a, lw[q * H:(q + 1) * H], lb[q * H:(q + 1) * H])
+
+    if cell == "rnn":
+        a = norm(gi + gh, 0)
+        return (np.tanh(a) if act == "tanh" else np.maximum(a, 0.0)), c
+    if cell == "lstm":
+        a = gi + gh
+        ai, af, ag, ao = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        if peephole:
+            ai = ai + p["weight_ci" + sfx] * c
+            af = af + p["weight_cf" + sfx] * c
+        i, f, g = sigmoid(norm(ai, 0)), sigmoid(norm(af, 1)), np.tanh(norm(ag, 2))
+        cn = f * c + i * g
+        if peephole:
+            ao = ao + p["weight_co" + sfx] * cn
+        o = sigmoid(norm(ao, 3))
+        ch = layer_norm(cn, p["ln_cell_weight" + sfx], p["ln_cell_bias" + sfx]) if ln else cn
+        return o * np.tanh(ch), cn
+    r = sigmoid(norm(gi[:H] + gh[:H], 0))
+    z = sigmoid(norm(gi[H:2 * H] + gh[H:2 * H], 1))
+    n = np.tanh(norm(gi[2 * H:] + r * gh[2 * H:], 2))
+    return (1.0 - z) * n + z * h, c
+
+
+def network_forward(net, p, X, lengths, h0=None, c0=None, masks=None):
+    """Stacked / bidirectional / dropout forward pass, one sequence at a time.
+
+    ``net`` supplies ``cell, nonlinearity, output, num_layers, num_directions,
+    hidden_size, peephole, layer_norm``; ``masks`` are the dropout multipliers
+    (``Network.dropout_masks``) or None. Returns ``logits`` ((N, T, K) per
+    step, zero past each length; or (N, K)), ``hT``, ``cT`` (L*D, N, H) and
+    ``hseq`` (N, T, D*H), the top layer's outputs (zero past each length).
+    """
+    N, T, _ = X.shape
+    H, L, D = net.hidden_size, net.num_layers, net.num_directions
+    K = p["weight_out"].shape[0]
+    hT = np.zeros((L * D, N, H))
+    cT = np.zeros((L * D, N, H))
+    hseq = np.zeros((N, T, D * H))
+    logits = np.zeros((N, T, K)) if net.output == "sequence" else np.zeros((N, K))
+    W, bo = p["weight_out"], (p["bias_out"] if p["bias_out"].size else np.zeros(K))
+    for b in range(N):
+        n = lengths[b]
+        inp = np.array(X[b, :n], dtype=float)
+        for k in range(L):
+            outs = []
+            for d in range(D):
+                idx = k * D + d
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                h = np.zeros(H) if h0 is None else np.array(h0[idx, b], dtype=float)
+                c = np.zeros(H) if c0 is None else np.array(c0[idx, b], dtype=float)
+                seq = inp if d == 0 else inp[::-1]
+                ys = []
+                for t in range(n):
+                    h, c = variant_step(net.cell, net.nonlinearity, seq[t], h, c, p, sfx,
+                                        net.peephole, net.layer_norm)
+                    ys.append(h)
+                ys = np.array(ys)
+                outs.append(ys if d == 0 else ys[::-1])
+                hT[idx, b], cT[idx, b] = h, c
+            out = np.concatenate(outs, axis=1)
+            if k == L - 1:
+                hseq[b, :n] = out
+            if masks is not None and (k < L - 1 or net.output == "sequence"):
+                out = out * masks[k][b, :n]
+            inp = out
+        if net.output == "sequence":
+            logits[b, :n] = inp @ W.T + bo
+        else:
+            feat = np.concatenate([hT[(L - 1) * D + d, b] for d in range(D)])
+            if masks is not None:
+                feat = feat * masks[L - 1][b]
+            logits[b] = W @ feat + bo
+    return logits, hT, cT, hseq
+
+
+def network_loss(net, p, X, lengths, Y, h0=None, c0=None, masks=None):
+    """Mean item loss of :func:`network_forward` (same items as the kernels)."""
+    logits, hT, cT, hseq = network_forward(net, p, X, lengths, h0, c0, masks)
+    values = []
+    for b, t in items(net.output, lengths):
+        z = logits[b, t] if net.output == "sequence" else logits[b]
+        y = Y[b, t] if net.output == "sequence" else Y[b]
+        values.append(item_loss(net.loss, z, y)[0])
+    return float(np.mean(values)), logits, hT, cT, hseq

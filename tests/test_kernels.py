@@ -30,15 +30,16 @@ def make_problem(rng, cell, act, bias, loss, output, N, T, I, H, K, lengths=None
         Y = rng.random(shape) if loss == "binary_cross_entropy" else rng.normal(size=shape)
         if loss == "binary_cross_entropy":
             Y = (Y > 0.5).astype(float)
-    h0 = rng.normal(size=(N, H)) * 0.5
-    c0 = rng.normal(size=(N, H)) * 0.5
+    # states have PyTorch's shape (num_layers * num_directions, N, H)
+    h0 = rng.normal(size=(1, N, H)) * 0.5
+    c0 = rng.normal(size=(1, N, H)) * 0.5
     return net, theta, X, np.asarray(lengths), Y, h0, c0
 
 
 def reference(net, theta, X, lengths, Y, h0, c0):
     p = net.coefs(theta.astype(np.float64))
     return naive.network_loss_and_grad(net.cell, net.nonlinearity, net.loss, net.output, p,
-                                       X, lengths, Y, h0, c0)
+                                       X, lengths, Y, h0[0], c0[0])
 
 
 def compare(net, theta, X, lengths, Y, h0, c0, dtype, rtol):
@@ -56,18 +57,18 @@ def compare(net, theta, X, lengths, Y, h0, c0, dtype, rtol):
     for name in net.shapes:
         close(g[name], rgrads[name], name)
     close(out["dX"], rgrads["dX"], "dX")
-    close(out["dh0"], rgrads["dh0"], "dh0")
-    close(out["hT"], rhT, "hT")
+    close(out["dh0"][0], rgrads["dh0"], "dh0")
+    close(out["hT"][0], rhT, "hT")
     if net.cell == "lstm":
-        close(out["dc0"], rgrads["dc0"], "dc0")
-        close(out["cT"], rcT, "cT")
+        close(out["dc0"][0], rgrads["dc0"], "dc0")
+        close(out["cT"][0], rcT, "cT")
     # per-step outputs and hidden states through the prediction kernel
     pred = net.predict(th, X.astype(dtype), lengths, h0, c0, hidden_states=True)
     rhseq, _, _ = naive.cell_forward(net.cell, net.nonlinearity, X.astype(dtype).astype(float),
-                                     lengths, net.coefs(th.astype(float)), h0, c0)
+                                     lengths, net.coefs(th.astype(float)), h0[0], c0[0])
     for b, L in enumerate(lengths):
         close(pred["hseq"][b, :L], rhseq[b, :L], "hseq")
-    close(pred["hT"], rhT, "predict hT")
+    close(pred["hT"][0], rhT, "predict hT")
 
 
 @pytest.mark.parametrize("cell,loss,output,bias", list(itertools.product(CELLS, LOSSES, OUTPUTS, [True, False])))
@@ -98,7 +99,7 @@ def _min_relu_margin(net, theta, X, lengths, h0):
     p = net.coefs(theta)
     margin = np.inf
     for b in range(X.shape[0]):
-        h = h0[b]
+        h = h0[0, b]
         for t in range(lengths[b]):
             h, _, cache = naive.cell_step("rnn", "relu", X[b, t], h, None, p)
             margin = min(margin, np.abs(cache["a"]).min())
@@ -182,5 +183,5 @@ def test_masked_steps_do_not_change_state_or_gradient():
         assert l1 == l2
         np.testing.assert_array_equal(o1["grad"], o2["grad"])
         # the final state of a short sequence is its state at its own last step
-        alone = net.predict(theta, X[1:2, :2], lengths[1:2], h0[1:2], c0[1:2])
-        np.testing.assert_allclose(o1["hT"][1], alone["hT"][0], rtol=1e-12)
+        alone = net.predict(theta, X[1:2, :2], lengths[1:2], h0[:, 1:2], c0[:, 1:2])
+        np.testing.assert_allclose(o1["hT"][:, 1], alone["hT"][:, 0], rtol=1e-12)

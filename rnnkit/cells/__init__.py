@@ -2,9 +2,11 @@
 
 Each module (:mod:`~rnnkit.cells.rnn`, :mod:`~rnnkit.cells.lstm`,
 :mod:`~rnnkit.cells.gru`) defines ``N_GATES`` (``G``: blocks of ``H`` rows in
-``weight_ih``/``weight_hh``), ``CACHE_WIDTH`` (per-step values kept for
-backward, in units of ``H``), ``HAS_CELL_STATE`` and the two compiled kernels
-``forward_sequence`` and ``backward_sequence`` with one shared signature.
+``weight_ih``/``weight_hh``), ``cache_width(H, layer_norm)`` (values kept per
+step and sequence for backward), ``HAS_CELL_STATE`` and the two compiled
+kernels ``forward_sequence`` and ``backward_sequence`` with one shared
+signature; the peephole (LSTM) and layer-norm variants are selected inside
+the kernels by the (possibly empty) parameter blocks they receive.
 """
 
 from . import gru, lstm, rnn

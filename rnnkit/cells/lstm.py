@@ -1,9 +1,32 @@
 """LSTM cell in PyTorch's formulation, gates ordered (i, f, g, o).
 
-``i, f, o = sigmoid(.)``, ``g = tanh(.)`` of ``W_ih x + b_ih + W_hh h + b_hh``;
-``c_t = f * c_{t-1} + i * g``; ``h_t = o * tanh(c_t)``.
+Plain cell: with ``a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` split into the
+blocks ``a_i, a_f, a_g, a_o``::
 
-The cache (T, B, 5H) holds the activated gates (i, f, g, o) and ``tanh(c_t)``.
+    i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
+
+Peephole (``peephole=True``, diagonal weights ``w_ci, w_cf, w_co`` of shape
+(H,), named ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}``)::
+
+    a_i += w_ci * c_{t-1},  a_f += w_cf * c_{t-1},  a_o += w_co * c_t
+
+Layer normalisation (``layer_norm=True``; ``LN`` of
+:func:`rnnkit._numeric.ln_forward`, gains/biases ``ln_weight_l{k}``,
+``ln_bias_l{k}`` (4H, blocks i, f, g, o) and ``ln_cell_weight_l{k}``,
+``ln_cell_bias_l{k}`` (H,)): each gate block's pre-activation (peephole term
+included) is normalised on its own, and the cell state is normalised before
+the output ``tanh`` (as in Ba et al., 2016)::
+
+    i = sigmoid(LN_i(a_i)), f = sigmoid(LN_f(a_f)), g = tanh(LN_g(a_g))
+    c_t = f * c_{t-1} + i * g                  (carried un-normalised)
+    o = sigmoid(LN_o(a_o))                     (a_o with w_co * c_t if peephole)
+    h_t = o * tanh(LN_c(c_t))
+
+The cache holds the activated gates (i, f, g, o) and ``tanh(c_t)`` (or
+``tanh(LN_c(c_t))``): 5H values, plus with layer norm the normalised
+pre-activations (4H), the normalised cell (H) and the five ``1 / sigma``.
 Conventions are those of :mod:`rnnkit.cells.rnn`.
 """
 
@@ -12,18 +35,24 @@ from numba import njit
 
 from .._config import JIT_OPTIONS
 from .._linalg import mm_nn, mm_nt
-from .._numeric import sigmoid, tanh
+from .._numeric import ln_backward, ln_forward, sigmoid, tanh
 
 N_GATES = 4
-CACHE_WIDTH = 5
 HAS_CELL_STATE = True
 
 
+def cache_width(H, layer_norm=False):
+    """Values kept per step and sequence for backward."""
+    return 10 * H + 5 if layer_norm else 5 * H
+
+
 @njit(**JIT_OPTIONS)
-def forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache):  # pragma: no cover
+def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache):  # pragma: no cover
     """Run the cell over a whole (T, B) window; see :mod:`rnnkit.cells.rnn`."""
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     has_bias = b_hh.shape[0] > 0
+    has_peep = peep.shape[0] > 0
+    ln = lnp.shape[0] > 0
     gh = np.empty((B, 4 * H), xp.dtype)
     for t in range(T):
         hprev = hs[t]
@@ -42,32 +71,58 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache):  # pragma: no
                 for j in range(4 * H):
                     a[j] += x[j]
             gate = cache[t, b]
+            c = cs[t + 1, b]
+            cp = cs[t, b]
+            if has_peep:
+                for j in range(H):
+                    a[j] += peep[j] * cp[j]
+                    a[H + j] += peep[H + j] * cp[j]
+            if ln:
+                for q in range(3):
+                    s = q * H
+                    gate[10 * H + q] = ln_forward(a[s:s + H], lnp[s:s + H], lnp[4 * H + s:4 * H + s + H],
+                                                  a[s:s + H], gate[5 * H + s:5 * H + s + H])
             # short loops over contiguous rows vectorise; one fused loop does not
             for j in range(2 * H):
                 gate[j] = sigmoid(a[j])
             for j in range(2 * H, 3 * H):
                 gate[j] = tanh(a[j])
-            for j in range(3 * H, 4 * H):
-                gate[j] = sigmoid(a[j])
-            c = cs[t + 1, b]
-            cp = cs[t, b]
             for j in range(H):
                 c[j] = gate[H + j] * cp[j] + gate[j] * gate[2 * H + j]
-            for j in range(H):
-                gate[4 * H + j] = tanh(c[j])
+            if has_peep:
+                for j in range(H):
+                    a[3 * H + j] += peep[2 * H + j] * c[j]
+            if ln:
+                s = 3 * H
+                gate[10 * H + 3] = ln_forward(a[s:s + H], lnp[s:s + H], lnp[4 * H + s:4 * H + s + H],
+                                              a[s:s + H], gate[5 * H + s:5 * H + s + H])
+            for j in range(3 * H, 4 * H):
+                gate[j] = sigmoid(a[j])
+            tc = gate[4 * H:5 * H]
+            if ln:
+                gate[10 * H + 4] = ln_forward(c, lnp[8 * H:9 * H], lnp[9 * H:10 * H], tc, gate[9 * H:10 * H])
+                for j in range(H):
+                    tc[j] = tanh(tc[j])
+            else:
+                for j in range(H):
+                    tc[j] = tanh(c[j])
             h = hs[t + 1, b]
             for j in range(H):
-                h[j] = gate[3 * H + j] * gate[4 * H + j]
+                h[j] = gate[3 * H + j] * tc[j]
 
 
 @njit(**JIT_OPTIONS)
 def backward_sequence(
-    dhs, lengths, W_hh, act, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0
+    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    gpeep, glnp,
 ):  # pragma: no cover
     """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
     T, B, H = dhs.shape
     zero = dhs.dtype.type(0)
     one = dhs.dtype.type(1)
+    has_peep = peep.shape[0] > 0
+    ln = lnp.shape[0] > 0
+    dch = np.empty(H if ln else 0, dhs.dtype)
     dh = dh0
     dc = dc0
     dh[:] = dh_last
@@ -86,11 +141,30 @@ def backward_sequence(
             gate = cache[t, b]
             dcb = dc[b]
             cp = cs[t, b]
-            for j in range(H):
-                tc = gate[4 * H + j]
-                og = gate[3 * H + j]
-                row[3 * H + j] = d[j] * tc * og * (one - og)
-                dcb[j] += d[j] * og * (one - tc * tc)
+            if ln:
+                for j in range(H):
+                    tc = gate[4 * H + j]
+                    og = gate[3 * H + j]
+                    row[3 * H + j] = d[j] * tc * og * (one - og)
+                    dch[j] = d[j] * og * (one - tc * tc)
+                ln_backward(dch, lnp[8 * H:9 * H], gate[9 * H:10 * H], gate[10 * H + 4], dch,
+                            glnp[8 * H:9 * H], glnp[9 * H:10 * H])
+                for j in range(H):
+                    dcb[j] += dch[j]
+                s = 3 * H
+                ln_backward(row[s:s + H], lnp[s:s + H], gate[5 * H + s:5 * H + s + H], gate[10 * H + 3],
+                            row[s:s + H], glnp[s:s + H], glnp[4 * H + s:4 * H + s + H])
+            else:
+                for j in range(H):
+                    tc = gate[4 * H + j]
+                    og = gate[3 * H + j]
+                    row[3 * H + j] = d[j] * tc * og * (one - og)
+                    dcb[j] += d[j] * og * (one - tc * tc)
+            if has_peep:
+                c = cs[t + 1, b]
+                for j in range(H):
+                    dcb[j] += row[3 * H + j] * peep[2 * H + j]
+                    gpeep[2 * H + j] += row[3 * H + j] * c[j]
             for j in range(H):
                 ig = gate[j]
                 fg = gate[H + j]
@@ -100,5 +174,15 @@ def backward_sequence(
                 row[H + j] = dcj * cp[j] * fg * (one - fg)
                 row[2 * H + j] = dcj * ig * (one - gg * gg)
                 dcb[j] = dcj * fg
+            if ln:
+                for q in range(3):
+                    s = q * H
+                    ln_backward(row[s:s + H], lnp[s:s + H], gate[5 * H + s:5 * H + s + H], gate[10 * H + q],
+                                row[s:s + H], glnp[s:s + H], glnp[4 * H + s:4 * H + s + H])
+            if has_peep:
+                for j in range(H):
+                    dcb[j] += row[j] * peep[j] + row[H + j] * peep[H + j]
+                    gpeep[j] += row[j] * cp[j]
+                    gpeep[H + j] += row[H + j] * cp[j]
             d[:] = zero
         mm_nn(da, W_hh, dh, True)

@@ -1,8 +1,13 @@
 """Elman RNN cell: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
 ``f`` is ``tanh`` (``act == 0``) or ``relu`` (``act == 1``). One gate
-(``G = 1``); the cache is unused (``C = 0``): backward reads the activation
-from the stored hidden states.
+(``G = 1``). Without layer normalisation the cache is unused (width 0):
+backward reads the activation from the stored hidden states.
+
+Layer normalisation (``layer_norm=True``) normalises the pre-activation:
+``h_t = f(LN(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh; ln_weight, ln_bias))`` with
+``LN`` as in :func:`rnnkit._numeric.ln_forward`; the cache then holds the
+normalised values ``xhat`` (H) and ``1 / sigma`` (1).
 
 Kernel conventions shared by every cell (see :mod:`rnnkit.cells`):
 
@@ -11,6 +16,9 @@ Kernel conventions shared by every cell (see :mod:`rnnkit.cells`):
 * ``hs`` (T+1, B, H): ``hs[0]`` is the initial state, ``hs[t+1]`` the state
   after step ``t``; steps ``t >= lengths[b]`` copy the previous state;
 * ``cs`` likewise for the LSTM cell state (unused here);
+* ``peep`` (3H or 0) holds the LSTM peephole weights, ``lnp`` the
+  layer-norm gains and biases (empty when the variant is off); backward
+  accumulates their gradients into ``gpeep`` / ``glnp`` (zeroed by the caller);
 * backward writes the gradients of the input and recurrent pre-activations
   (``dpre_ih``, ``dpre_hh``, (T, B, G*H), zero at masked steps) and of the
   initial state, from the gradients ``dhs`` (T, B, H) of every step's output
@@ -22,19 +30,24 @@ from numba import njit
 
 from .._config import JIT_OPTIONS
 from .._linalg import mm_nn, mm_nt
-from .._numeric import tanh
+from .._numeric import ln_backward, ln_forward, tanh
 
 N_GATES = 1
-CACHE_WIDTH = 0
 HAS_CELL_STATE = False
 
 
+def cache_width(H, layer_norm=False):
+    """Values kept per step and sequence for backward."""
+    return H + 1 if layer_norm else 0
+
+
 @njit(**JIT_OPTIONS)
-def forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache):  # pragma: no cover
+def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache):  # pragma: no cover
     """Run the cell over a whole (T, B) window; see the module docstring."""
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     zero = xp.dtype.type(0)
     has_bias = b_hh.shape[0] > 0
+    ln = lnp.shape[0] > 0
     gh = np.empty((B, H), xp.dtype)
     for t in range(T):
         hprev = hs[t]
@@ -49,7 +62,18 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache):  # pragma: no
             if has_bias:
                 for j in range(H):
                     g[j] += b_hh[j]
-            if act == 0:
+            if ln:
+                for j in range(H):
+                    g[j] += x[j]
+                cb = cache[t, b]
+                cb[H] = ln_forward(g, lnp[:H], lnp[H:], g, cb[:H])
+                if act == 0:
+                    for j in range(H):
+                        out[j] = tanh(g[j])
+                else:
+                    for j in range(H):
+                        out[j] = g[j] if g[j] > zero else zero
+            elif act == 0:
                 for j in range(H):
                     out[j] = tanh(x[j] + g[j])
             else:
@@ -60,12 +84,14 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, hs, cs, cache):  # pragma: no
 
 @njit(**JIT_OPTIONS)
 def backward_sequence(
-    dhs, lengths, W_hh, act, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0
+    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    gpeep, glnp,
 ):  # pragma: no cover
     """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
     T, B, H = dhs.shape
     zero = dhs.dtype.type(0)
     one = dhs.dtype.type(1)
+    ln = lnp.shape[0] > 0
     dh = dh0  # running gradient w.r.t. the state entering step t (reused buffer)
     dh[:] = dh_last
     for t in range(T - 1, -1, -1):
@@ -86,6 +112,9 @@ def backward_sequence(
             else:
                 for j in range(H):
                     row[j] = d[j] if h[j] > zero else zero
+            if ln:
+                cb = cache[t, b]
+                ln_backward(row, lnp[:H], cb[:H], cb[H], row, glnp[:H], glnp[H:])
         # masked rows keep their running gradient; valid rows get da @ W_hh
         for b in range(B):
             if t < lengths[b]:
