@@ -289,7 +289,11 @@ def test_verbose_progress(capsys):
     out = capsys.readouterr().out
     assert len(re.findall(r"^Iteration \d+, loss = [\d.]+", out, flags=re.M)) == 3
     small(RNNClassifier, max_iter=3, verbose=0).fit(X, y)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
+    small(RNNClassifier, max_iter=3, verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "RNNClassifier" in captured.err and "loss=" in captured.err  # the tqdm bar, on stderr
 
 
 def test_divergence_raises_and_keeps_finite_weights():
