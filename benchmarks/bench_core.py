@@ -1,0 +1,278 @@
+"""Time rnnkit's core training workloads side by side with PyTorch on the CPU.
+
+Workloads (each a function returning a list of wall-clock times in seconds):
+
+* ``echo`` - :func:`bench_echo_epoch`: one epoch of the echo-RNN tutorial
+  (tanh RNN, 1 input, 4 hidden units, 2 classes at every step, 5 rows of
+  10000 steps, 666 truncated-BPTT windows of 15 steps with the state carried
+  from window to window, Adagrad lr 0.3);
+* ``lstm`` - :func:`bench_lstm_step`: one training step (forward, backward,
+  Adam update) of an LSTM with 128 hidden units on a batch of 128 sequences of
+  28 steps of 28 features, classified at the last step into 10 classes.
+
+rnnkit runs in float32 (its fast default) and is warmed up once so that
+compilation (or loading numba's on-disk cache) is not timed. The PyTorch side
+is :mod:`torch_peer` (same directory); it is skipped with a message when
+``torch`` cannot be imported.
+
+Usage::
+
+    python benchmarks/bench_core.py [--repeats 7] [--threads 1] [--only echo,lstm]
+
+More workloads (e.g. estimator-level ``fit``) are added by writing a
+``bench_*`` function for each side and registering it in :data:`WORKLOADS`.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch_peer  # noqa: E402  (sibling module, imports torch lazily)
+from torch_peer import (  # noqa: E402
+    ECHO_BATCH,
+    ECHO_CLASSES,
+    ECHO_HIDDEN,
+    ECHO_LR,
+    ECHO_STEP,
+    ECHO_TOTAL,
+    ECHO_WINDOW,
+)
+
+from rnnkit.network import Network  # noqa: E402
+from rnnkit.optim import Optimizer  # noqa: E402
+
+
+# --------------------------------------------------------------------------- rnnkit side
+def echo_data(seed=0, dtype=np.float32):
+    """The echo task's data, drawn exactly as :mod:`torch_peer` draws them.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the numpy generator drawing the bits.
+    dtype : dtype, default=np.float32
+        Precision of the inputs.
+
+    Returns
+    -------
+    X : ndarray of shape (5, 9990, 1)
+        The bits, cut to a whole number of windows (666 windows of 15 steps).
+    y : ndarray of shape (5, 9990)
+        Each bit echoed 3 steps later, as class indices.
+    """
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 2, size=ECHO_TOTAL)
+    target = np.roll(bits, ECHO_STEP)
+    target[:ECHO_STEP] = 0
+    X = bits.reshape(ECHO_BATCH, -1, 1).astype(dtype)
+    y = target.reshape(ECHO_BATCH, -1)
+    T = (X.shape[1] // ECHO_WINDOW) * ECHO_WINDOW
+    return np.ascontiguousarray(X[:, :T]), np.ascontiguousarray(y[:, :T])
+
+
+def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
+    """Time training epochs of the echo tutorial with rnnkit.
+
+    The whole epoch (666 windows, each forward, cross-entropy, backward and
+    one Adagrad update, the hidden state carried across windows) is one call
+    of :meth:`rnnkit.network.Network.train_epoch`. One untimed warm-up epoch
+    runs first.
+
+    Parameters
+    ----------
+    n_repeats : int, default=7
+        Number of timed epochs.
+    seed : int, default=0
+        Seed of the data and the initial weights.
+    dtype : dtype, default=np.float32
+        Precision of the parameters and data.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed epoch, in seconds.
+    """
+    X, y = echo_data(seed, dtype)
+    net = Network("rnn", input_size=1, hidden_size=ECHO_HIDDEN, output_size=ECHO_CLASSES,
+                  nonlinearity="tanh", loss="cross_entropy", output="sequence")
+    theta = net.init_params(random_state=seed, dtype=dtype)
+    Y = net.targets(y, dtype)
+    lengths = np.full(X.shape[0], X.shape[1], dtype=np.int64)
+    opt = Optimizer("adagrad", learning_rate=ECHO_LR)
+
+    def epoch():
+        _, losses, status = net.train_epoch(theta, opt, X, lengths, Y, batch_size=ECHO_BATCH,
+                                            bptt_steps=ECHO_WINDOW, carry=True)
+        assert status == 0 and losses.shape[0] == X.shape[1] // ECHO_WINDOW
+        return losses
+
+    epoch()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_classes=10,
+                 dtype=np.float32):
+    """The LSTM workload's network, parameters and fixed batch.
+
+    Returns
+    -------
+    net : Network
+    theta : ndarray
+    X : ndarray of shape (batch, steps, input_size)
+    lengths : ndarray of shape (batch,)
+    Y : ndarray of shape (batch, 1, 1)
+        Targets in the kernels' layout.
+    """
+    rng = np.random.default_rng(seed)
+    net = Network("lstm", input_size=input_size, hidden_size=hidden, output_size=n_classes,
+                  loss="cross_entropy", output="last")
+    theta = net.init_params(random_state=seed, dtype=dtype)
+    X = rng.standard_normal((batch, steps, input_size)).astype(dtype)
+    y = rng.integers(0, n_classes, size=batch)
+    lengths = np.full(batch, steps, dtype=np.int64)
+    return net, theta, X, lengths, net.targets(y, dtype)
+
+
+def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, batch=128,
+                    n_classes=10, dtype=np.float32):
+    """Time training steps of an LSTM sequence classifier with rnnkit.
+
+    One step is one call of :meth:`rnnkit.network.Network.train_epoch` on a
+    single batch with full backpropagation through time: forward, last-step
+    cross-entropy, backward and one Adam (lr 1e-3) update. Three untimed
+    warm-up steps run first.
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed training steps.
+    seed : int, default=0
+        Seed of the batch and the initial weights.
+    hidden, input_size, steps, batch, n_classes : int
+        Sizes of the problem (defaults: 128, 28, 28, 128, 10).
+    dtype : dtype, default=np.float32
+        Precision of the parameters and data.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed training step, in seconds.
+    """
+    net, theta, X, lengths, Y = lstm_problem(seed, hidden, input_size, steps, batch, n_classes, dtype)
+    opt = Optimizer("adam", learning_rate=1e-3)
+
+    def step():
+        _, losses, status = net.train_epoch(theta, opt, X, lengths, Y, batch_size=batch)
+        assert status == 0 and losses.shape[0] == 1
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+# --------------------------------------------------------------------------- registry
+#: name -> (description, rnnkit function, torch function, unit, scale of the unit)
+WORKLOADS = {
+    "echo": ("echo epoch (rnn H=4, 666 x 15-step windows)", bench_echo_epoch,
+             torch_peer.echo_epoch, "s", 1.0),
+    "lstm": ("LSTM-128 train step (B=128, T=28, I=28)", bench_lstm_step,
+             torch_peer.lstm_step, "ms", 1e3),
+}
+
+
+def _limit_threads(threads):
+    """Limit the BLAS and numba thread pools of this process (``None``: leave them)."""
+    if threads is None:
+        return None
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    return threadpool_limits(limits=int(threads))
+
+
+def run(names, repeats, threads=None):
+    """Run the named workloads; return rows ``(name, rnnkit times, torch times or None)``."""
+    limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits while alive
+    have_torch = torch_peer.available()
+    rows = []
+    for name in names:
+        _, ours, theirs, _, _ = WORKLOADS[name]
+        mine = ours(n_repeats=repeats)
+        peer = theirs(n_repeats=repeats, threads=threads) if have_torch else None
+        rows.append((name, mine, peer))
+    return rows
+
+
+def format_table(rows):
+    """The result table as text: workload, medians, torch/rnnkit speed-up, then the minimums.
+
+    The minimums (best of the timed runs) are shown too because, on a busy
+    machine, they move far less than the medians.
+    """
+    head = (f"{'workload':<46} {'rnnkit median':>14} {'torch median':>14} {'torch/rnnkit':>13}"
+            f" {'rnnkit min':>11} {'torch min':>11}")
+    lines = [head, "-" * len(head)]
+    for name, mine, peer in rows:
+        desc, _, _, unit, scale = WORKLOADS[name]
+        m = statistics.median(mine)
+        ours, ours_min = f"{m * scale:.4g} {unit}", f"{min(mine) * scale:.4g} {unit}"
+        if peer is None:
+            theirs, ratio, theirs_min = "n/a", "n/a", "n/a"
+        else:
+            p = statistics.median(peer)
+            theirs, ratio = f"{p * scale:.4g} {unit}", f"{p / m:.2f}x"
+            theirs_min = f"{min(peer) * scale:.4g} {unit}"
+        lines.append(f"{desc:<46} {ours:>14} {theirs:>14} {ratio:>13} {ours_min:>11} {theirs_min:>11}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per workload (default 7)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for BLAS/numba and torch.set_num_threads (default: leave as is)")
+    parser.add_argument("--only", default=None,
+                        help=f"comma-separated workloads among {','.join(WORKLOADS)} (default: all)")
+    args = parser.parse_args(argv)
+    names = list(WORKLOADS) if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {unknown}; choose among {list(WORKLOADS)}")
+
+    import numba
+
+    print(f"rnnkit (float32), numpy {np.__version__}, numba {numba.__version__}, "
+          f"{os.cpu_count()} CPUs, threads={args.threads if args.threads else 'default'}")
+    if torch_peer.available():
+        if args.threads is not None:
+            torch_peer._set_threads(args.threads)
+        print(torch_peer.describe())
+    else:
+        print("PyTorch is not importable: the torch column is skipped "
+              "(install it with `pip install -e \".[bench]\"`).")
+    rows = run(names, args.repeats, args.threads)
+    print(f"medians over {args.repeats} timed runs each (warm-up excluded)")
+    print(format_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
