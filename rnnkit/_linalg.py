@@ -1,12 +1,64 @@
 """Matrix products used inside kernels: compiled loops when small, BLAS when large.
 
 All three write into (or accumulate onto) a preallocated C-contiguous ``out``.
+:func:`cview` reshapes a C-contiguous array without numba's generic reshape
+helper (an external call of ~20 ns that the optimiser cannot remove; the
+stacked-network kernels take dozens of views per truncated-BPTT window).
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from ._config import BLAS_MIN_WORK, JIT_OPTIONS
+
+
+@intrinsic
+def _cview_unchecked(typingctx, arr, shape):
+    """C-contiguous view of the C-contiguous ``arr`` with ``shape`` (same size, unchecked)."""
+    if not (isinstance(arr, types.Array) and arr.layout == "C" and isinstance(shape, types.UniTuple)
+            and isinstance(shape.dtype, types.Integer)):
+        return None
+    nd = shape.count
+    rettype = arr.copy(ndim=nd, layout="C", readonly=not arr.mutable)
+    sig = rettype(arr, shape)
+
+    def codegen(context, builder, sig, args):
+        aryty, shapety = sig.args
+        ary = make_array(aryty)(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        dims = [builder.sext(d, intp) if d.type.width < intp.width else d
+                for d in cgutils.unpack_tuple(builder, args[1], nd)]
+        nbytes = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
+        itemsize = context.get_constant(types.intp, nbytes)
+        strides = [None] * nd
+        acc = itemsize
+        for i in range(nd - 1, -1, -1):
+            strides[i] = acc
+            acc = builder.mul(acc, dims[i])
+        out = make_array(rettype)(context, builder)
+        populate_array(out, data=ary.data, shape=cgutils.pack_array(builder, dims),
+                       strides=cgutils.pack_array(builder, strides), itemsize=itemsize,
+                       meminfo=ary.meminfo, parent=ary.parent)
+        res = out._getvalue()
+        if context.enable_nrt:
+            context.nrt.incref(builder, rettype, res)
+        return res
+
+    return sig, codegen
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def cview(arr, shape):  # pragma: no cover - compiled
+    """``arr.reshape(shape)`` for a C-contiguous ``arr`` of exactly that size, as a view."""
+    n = 1
+    for d in shape:
+        n *= d
+    if n != arr.size:
+        raise ValueError("cview: size mismatch")
+    return _cview_unchecked(arr, shape)
 
 
 @njit(**JIT_OPTIONS)

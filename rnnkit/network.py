@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from ._config import JIT_OPTIONS
-from ._linalg import colsum, mm_nn, mm_nt, mm_tn
+from ._linalg import colsum, cview, mm_nn, mm_nt, mm_tn
 from .cells import CELLS, NONLINEARITIES, gru, lstm, rnn
 from .losses import LOSSES, OUTPUT_MODES, head_loss
 from .optim import apply_update
@@ -47,36 +47,41 @@ __all__ = ["Network"]
 
 
 # --------------------------------------------------------------------------- kernels
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _v2(buf, start, a, b):  # pragma: no cover - compiled
-    return buf[start:start + a * b].reshape((a, b))
+    return cview(buf[start:start + a * b], (a, b))
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _v3(buf, start, a, b, c):  # pragma: no cover - compiled
-    return buf[start:start + a * b * c].reshape((a, b, c))
+    return cview(buf[start:start + a * b * c], (a, b, c))
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _params(theta, off, cfg, idx):  # pragma: no cover - compiled
     """Views of the parameters of (layer, direction) ``idx = layer * D + direction``."""
     H = cfg[HIDDEN]
     GH = _N_GATES[cfg[CELL]] * H
     o = off[idx]
     Ik = (o[1] - o[0]) // GH
-    return (theta[o[0]:o[1]].reshape((GH, Ik)), theta[o[1]:o[2]].reshape((GH, H)),
+    return (cview(theta[o[0]:o[1]], (GH, Ik)), cview(theta[o[1]:o[2]], (GH, H)),
             theta[o[2]:o[3]], theta[o[3]:o[4]], theta[o[4]:o[5]], theta[o[5]:o[6]])
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _head(theta, off, cfg):  # pragma: no cover - compiled
     o = off[off.shape[0] - 1]
-    return theta[o[0]:o[1]].reshape((cfg[OUTPUTS], cfg[DIRS] * cfg[HIDDEN])), theta[o[1]:o[2]]
+    return cview(theta[o[0]:o[1]], (cfg[OUTPUTS], cfg[DIRS] * cfg[HIDDEN])), theta[o[1]:o[2]]
 
 
 @njit(**JIT_OPTIONS)
 def _workspace(T, B, cfg, dtype_ref, drop):  # pragma: no cover - compiled
-    """Flat buffers for windows of up to ``T`` steps of ``B`` sequences."""
+    """Scratch for windows of up to ``T`` steps of ``B`` sequences.
+
+    One flat buffer and the offsets of its regions (``_XP`` ... ``_DZERO``):
+    passing two arrays between compiled functions costs less reference
+    counting than passing a tuple of many.
+    """
     I, H, K = cfg[INPUT], cfg[HIDDEN], cfg[OUTPUTS]
     L, D = cfg[LAYERS], cfg[DIRS]
     cell = cfg[CELL]
@@ -85,79 +90,91 @@ def _workspace(T, B, cfg, dtype_ref, drop):  # pragma: no cover - compiled
     LD = L * D
     IM = max(I, DH)
     Tl = T if cfg[MODE] == 0 else 1
-    dt = dtype_ref.dtype
     n_ys = L * T * B * DH
-    return (
-        np.empty(T * B * GH, dt),                                   # _XP
-        np.empty(LD * (T + 1) * B * H, dt),                         # _HS
-        np.zeros(LD * (T + 1) * B * H if cell == 1 else 0, dt),    # _CS
-        np.empty(LD * T * B * cfg[CACHE], dt),                      # _CACHE
-        np.empty(n_ys if D == 2 else 0, dt),                        # _YS
-        np.empty(n_ys if drop else 0, dt),                          # _XD
-        np.empty(n_ys if drop else 0, dt),                          # _MASK
-        np.empty(T * B * IM if D == 2 else 0, dt),                  # _XR
-        np.empty(B * DH, dt),                                       # _HL
-        np.empty(Tl * B * K, dt),                                   # _LOGITS
-        np.empty(Tl * B * K, dt),                                   # _DLOGITS
-        np.empty(2 * T * B * DH, dt),                               # _DY
-        np.empty(T * B * H if D == 2 else 0, dt),                   # _DHS
-        np.empty(T * B * GH, dt),                                   # _DPI
-        np.empty(T * B * GH if cell == 2 else 0, dt),               # _DPH
-        np.empty(T * B * IM if D == 2 else 0, dt),                  # _DXR
-        np.empty(B * DH, dt),                                       # _DHL
-        np.empty(B * H, dt),                                        # _DLAST
-        np.zeros(B * H, dt),                                        # _DZERO
-    )
+    sizes = np.array([
+        T * B * GH,                                 # _XP
+        LD * (T + 1) * B * H,                       # _HS
+        LD * (T + 1) * B * H if cell == 1 else 0,   # _CS
+        LD * T * B * cfg[CACHE],                    # _CACHE
+        n_ys if D == 2 else 0,                      # _YS
+        n_ys if drop else 0,                        # _XD
+        n_ys if drop else 0,                        # _MASK
+        T * B * IM if D == 2 else 0,                # _XR
+        B * DH,                                     # _HL
+        Tl * B * K,                                 # _LOGITS
+        Tl * B * K,                                 # _DLOGITS
+        2 * T * B * DH,                             # _DY
+        T * B * H if D == 2 else 0,                 # _DHS
+        T * B * GH,                                 # _DPI
+        T * B * GH if cell == 2 else 0,             # _DPH
+        T * B * IM if D == 2 else 0,                # _DXR
+        B * DH,                                     # _DHL
+        B * H,                                      # _DLAST
+        B * H,                                      # _DZERO
+    ], dtype=np.int64)
+    offs = np.zeros(sizes.shape[0] + 1, np.int64)
+    for i in range(sizes.shape[0]):
+        offs[i + 1] = offs[i] + sizes[i]
+    buf = np.empty(offs[-1], dtype_ref.dtype)
+    buf[offs[_CS]:offs[_CS + 1]] = 0
+    buf[offs[_DZERO]:offs[_DZERO + 1]] = 0
+    return buf, offs
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
+def _r(ws, i):  # pragma: no cover - compiled
+    """Region ``i`` of the workspace (flat)."""
+    return ws[0][ws[1][i]:ws[1][i + 1]]
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def _hs(ws, cfg, idx, T, B):  # pragma: no cover - compiled
     H = cfg[HIDDEN]
-    return _v3(ws[_HS], idx * (T + 1) * B * H, T + 1, B, H)
+    return _v3(_r(ws, _HS), idx * (T + 1) * B * H, T + 1, B, H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _cs(ws, cfg, idx, T, B):  # pragma: no cover - compiled
     H = cfg[HIDDEN]
     if cfg[CELL] == 1:
-        return _v3(ws[_CS], idx * (T + 1) * B * H, T + 1, B, H)
-    return _v3(ws[_CS], 0, 0, B, H)
+        return _v3(_r(ws, _CS), idx * (T + 1) * B * H, T + 1, B, H)
+    return _v3(_r(ws, _CS), 0, 0, B, H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _layer_out(ws, cfg, k, T, B):  # pragma: no cover - compiled
     """Per-step outputs (T*B, D*H) of layer ``k`` (before dropout)."""
     H, D = cfg[HIDDEN], cfg[DIRS]
     if D == 1:  # the hidden states themselves, steps 1..T
-        return _v2(ws[_HS], k * (T + 1) * B * H + B * H, T * B, H)
-    return _v2(ws[_YS], k * T * B * 2 * H, T * B, 2 * H)
+        return _v2(_r(ws, _HS), k * (T + 1) * B * H + B * H, T * B, H)
+    return _v2(_r(ws, _YS), k * T * B * 2 * H, T * B, 2 * H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _layer_in(ws, cfg, k, T, B, drop):  # pragma: no cover - compiled
     """What reads layer ``k``'s outputs (the next layer, or the per-step head) sees."""
     if drop:
         DH = cfg[DIRS] * cfg[HIDDEN]
-        return _v2(ws[_XD], k * T * B * DH, T * B, DH)
+        return _v2(_r(ws, _XD), k * T * B * DH, T * B, DH)
     return _layer_out(ws, cfg, k, T, B)
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _head_in(ws, cfg, T, B, drop):  # pragma: no cover - compiled
     """Features fed to the head: per step (T*B, D*H), or per sequence (B, D*H)."""
     L, D, H = cfg[LAYERS], cfg[DIRS], cfg[HIDDEN]
     if cfg[MODE] == 0:
         return _layer_in(ws, cfg, L - 1, T, B, drop)
     if D == 1 and not drop:  # the top layer's final state itself
-        return _v2(ws[_HS], (L - 1) * (T + 1) * B * H + T * B * H, B, H)
-    return _v2(ws[_HL], 0, B, D * H)
+        return _v2(_r(ws, _HS), (L - 1) * (T + 1) * B * H + T * B * H, B, H)
+    return _v2(_r(ws, _HL), 0, B, D * H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _mask(ws, cfg, k, T, B):  # pragma: no cover - compiled
     DH = cfg[DIRS] * cfg[HIDDEN]
     rows = B if (k == cfg[LAYERS] - 1 and cfg[MODE] == 1) else T * B
-    return _v2(ws[_MASK], k * T * B * DH, rows, DH)
+    return _v2(_r(ws, _MASK), k * T * B * DH, rows, DH)
 
 
 @njit(**JIT_OPTIONS)
@@ -173,8 +190,8 @@ def _draw_masks(ws, cfg, T, B, p):  # pragma: no cover - compiled
     step or (B, D*H) for last-step output. Entries are ``0`` (probability
     ``p``) or ``1 / (1 - p)``.
     """
-    scale = ws[_MASK].dtype.type(1.0 / (1.0 - p))
-    zero = ws[_MASK].dtype.type(0)
+    scale = _r(ws, _MASK).dtype.type(1.0 / (1.0 - p))
+    zero = _r(ws, _MASK).dtype.type(0)
     for k in range(cfg[LAYERS]):
         m = _mask(ws, cfg, k, T, B)
         for r in range(m.shape[0]):
@@ -256,10 +273,10 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
     cell, act, C = cfg[CELL], cfg[ACT], cfg[CACHE]
     GH = _N_GATES[cell] * H
     DH = D * H
-    xp = _v3(ws[_XP], 0, T, B, GH)
-    xp2 = xp.reshape((T * B, GH))
+    xp = _v3(_r(ws, _XP), 0, T, B, GH)
+    xp2 = cview(xp, (T * B, GH))
     for k in range(L):
-        inp = X.reshape((T * B, I)) if k == 0 else _layer_in(ws, cfg, k - 1, T, B, drop)
+        inp = cview(X, (T * B, I)) if k == 0 else _layer_in(ws, cfg, k - 1, T, B, drop)
         Ik = inp.shape[1]
         for d in range(D):
             idx = k * D + d
@@ -267,7 +284,7 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
             if d == 0:
                 src = inp
             else:
-                src = _v2(ws[_XR], 0, T * B, Ik)
+                src = _v2(_r(ws, _XR), 0, T * B, Ik)
                 _reverse(inp, lengths, T, B, src)
             mm_nt(src, W_ih, xp2, False)
             if b_ih.shape[0] > 0:
@@ -275,9 +292,9 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
                     xp2[r] += b_ih
             hs = _hs(ws, cfg, idx, T, B)
             _cell_forward(cell, act, xp, lengths, W_hh, b_hh, peep, lnp, hs, _cs(ws, cfg, idx, T, B),
-                          _v3(ws[_CACHE], idx * T * B * C, T, B, C))
+                          _v3(_r(ws, _CACHE), idx * T * B * C, T, B, C))
             if D == 2:
-                ys = _v3(ws[_YS], k * T * B * DH, T, B, DH)
+                ys = _v3(_r(ws, _YS), k * T * B * DH, T, B, DH)
                 for b in range(B):
                     Lb = lengths[b]
                     for t in range(T):
@@ -290,13 +307,13 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
                             dst[:] = 0
         if drop and (k < L - 1 or cfg[MODE] == 0):
             out = _layer_out(ws, cfg, k, T, B)
-            xd = _v2(ws[_XD], k * T * B * DH, T * B, DH)
+            xd = _v2(_r(ws, _XD), k * T * B * DH, T * B, DH)
             m = _mask(ws, cfg, k, T, B)
             for r in range(T * B):
                 for j in range(DH):
                     xd[r, j] = out[r, j] * m[r, j]
     if cfg[MODE] == 1 and (D == 2 or drop):  # gather the top layer's final states
-        hl = _v2(ws[_HL], 0, B, DH)
+        hl = _v2(_r(ws, _HL), 0, B, DH)
         for d in range(D):
             hT = _hs(ws, cfg, (L - 1) * D + d, T, B)[T]
             for b in range(B):
@@ -309,7 +326,7 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
     W_out, b_out = _head(theta, off, cfg)
     hin = _head_in(ws, cfg, T, B, drop)
     R = hin.shape[0]
-    lg = _v2(ws[_LOGITS], 0, R, K)
+    lg = _v2(_r(ws, _LOGITS), 0, R, K)
     mm_nt(hin, W_out, lg, False)
     if b_out.shape[0] > 0:
         for r in range(R):
@@ -334,11 +351,11 @@ def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pra
     gW_out, gb_out = _head(grad, off, cfg)
     hin = _head_in(ws, cfg, T, B, drop)
     R = hin.shape[0]
-    dl = _v2(ws[_DLOGITS], 0, R, K)
+    dl = _v2(_r(ws, _DLOGITS), 0, R, K)
     mm_tn(dl, hin, gW_out, False)
     if gb_out.shape[0] > 0:
         colsum(dl, gb_out, False)
-    dtop = _v2(ws[_DY], 0, TB, DH) if mode == 0 else _v2(ws[_DHL], 0, B, DH)
+    dtop = _v2(_r(ws, _DY), 0, TB, DH) if mode == 0 else _v2(_r(ws, _DHL), 0, B, DH)
     mm_nn(dl, W_out, dtop, False)
     if drop:
         m = _mask(ws, cfg, L - 1, T, B)
@@ -346,23 +363,23 @@ def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pra
             for j in range(DH):
                 dtop[r, j] *= m[r, j]
     if mode == 1:
-        _v2(ws[_DY], 0, TB, DH)[:] = 0
-    dlast = _v2(ws[_DLAST], 0, B, H)
-    dzero = _v2(ws[_DZERO], 0, B, H)
-    dpi = _v3(ws[_DPI], 0, T, B, GH)
-    dpi2 = dpi.reshape((TB, GH))
-    dph = _v3(ws[_DPH], 0, T if cell == 2 else 0, B, GH)
-    dhh2 = dph.reshape((TB, GH)) if cell == 2 else dpi2
+        _v2(_r(ws, _DY), 0, TB, DH)[:] = 0
+    dlast = _v2(_r(ws, _DLAST), 0, B, H)
+    dzero = _v2(_r(ws, _DZERO), 0, B, H)
+    dpi = _v3(_r(ws, _DPI), 0, T, B, GH)
+    dpi2 = cview(dpi, (TB, GH))
+    dph = _v3(_r(ws, _DPH), 0, T if cell == 2 else 0, B, GH)
+    dhh2 = cview(dph, (TB, GH)) if cell == 2 else dpi2
     cur = 0
     for k in range(L - 1, -1, -1):
-        dYk = _v2(ws[_DY], cur * TB * DH, TB, DH)
+        dYk = _v2(_r(ws, _DY), cur * TB * DH, TB, DH)
         need_din = k > 0 or dX.shape[0] > 0
         if k > 0:
-            din = _v2(ws[_DY], (1 - cur) * TB * DH, TB, DH)
+            din = _v2(_r(ws, _DY), (1 - cur) * TB * DH, TB, DH)
             inp = _layer_in(ws, cfg, k - 1, T, B, drop)
         else:
-            din = dX.reshape((TB, I)) if dX.shape[0] > 0 else dYk
-            inp = X.reshape((TB, I))
+            din = cview(dX, (TB, I)) if dX.shape[0] > 0 else dYk
+            inp = cview(X, (TB, I))
         Ik = inp.shape[1]
         for d in range(D):
             idx = k * D + d
@@ -372,9 +389,9 @@ def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pra
             glnp[:] = 0
             hs = _hs(ws, cfg, idx, T, B)
             if D == 1:
-                dhs = dYk.reshape((T, B, H))
+                dhs = cview(dYk, (T, B, H))
             else:
-                dhs = _v3(ws[_DHS], 0, T, B, H)
+                dhs = _v3(_r(ws, _DHS), 0, T, B, H)
                 for b in range(B):
                     Lb = lengths[b]
                     for s in range(T):
@@ -390,15 +407,15 @@ def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pra
             else:
                 dlast[:] = 0
             _cell_backward(cell, act, dhs, lengths, W_hh, peep, lnp, hs, _cs(ws, cfg, idx, T, B),
-                           _v3(ws[_CACHE], idx * T * B * C, T, B, C), dlast, dzero, dpi, dph,
+                           _v3(_r(ws, _CACHE), idx * T * B * C, T, B, C), dlast, dzero, dpi, dph,
                            dh0[idx], dc0[idx], gpeep, glnp)
             if d == 0:
                 src = inp
             else:
-                src = _v2(ws[_XR], 0, TB, Ik)
+                src = _v2(_r(ws, _XR), 0, TB, Ik)
                 _reverse(inp, lengths, T, B, src)
             mm_tn(dpi2, src, gW_ih, False)
-            mm_tn(dhh2, _v2(ws[_HS], idx * (T + 1) * B * H, TB, H), gW_hh, False)
+            mm_tn(dhh2, _v2(_r(ws, _HS), idx * (T + 1) * B * H, TB, H), gW_hh, False)
             if gb_ih.shape[0] > 0:
                 colsum(dpi2, gb_ih, False)
                 colsum(dhh2, gb_hh, False)
@@ -406,7 +423,7 @@ def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pra
                 if d == 0:
                     mm_nn(dpi2, W_ih, din, False)
                 else:
-                    dxr = _v2(ws[_DXR], 0, TB, Ik)
+                    dxr = _v2(_r(ws, _DXR), 0, TB, Ik)
                     mm_nn(dpi2, W_ih, dxr, False)
                     for b in range(B):
                         Lb = lengths[b]
@@ -437,8 +454,8 @@ def _loss_and_grad(theta, off, cfg, pdrop, seed, X, lengths, Y, h0, c0, grad, dh
     _set_state(ws, cfg, T, B, h0, c0, False)
     _forward(theta, off, cfg, X, lengths, ws, drop)
     R = T if cfg[MODE] == 0 else 1
-    total, count = head_loss(cfg[LOSS], cfg[MODE], _v3(ws[_LOGITS], 0, R, B, cfg[OUTPUTS]), Y,
-                             lengths, 0, T, _v3(ws[_DLOGITS], 0, R, B, cfg[OUTPUTS]))
+    total, count = head_loss(cfg[LOSS], cfg[MODE], _v3(_r(ws, _LOGITS), 0, R, B, cfg[OUTPUTS]), Y,
+                             lengths, 0, T, _v3(_r(ws, _DLOGITS), 0, R, B, cfg[OUTPUTS]))
     _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX)
     _get_state(ws, cfg, T, B, hT, cT)
     return total / max(count, 1), count
@@ -450,7 +467,7 @@ def _dropout_masks(cfg, pdrop, seed, T, B, dtype_ref):  # pragma: no cover - com
     ws = _workspace(T, B, cfg, dtype_ref, True)
     np.random.seed(seed)
     _draw_masks(ws, cfg, T, B, pdrop)
-    return ws[_MASK]
+    return _r(ws, _MASK).copy()
 
 
 @njit(**JIT_OPTIONS)
@@ -528,8 +545,8 @@ def _train_epoch(theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hy
                 _draw_masks(ws, cfg, T, B, pdrop)
             _forward(theta, off, cfg, Xw, lw, ws, drop)
             R = T if mode == 0 else 1
-            loss_sum, cnt = head_loss(cfg[LOSS], mode, _v3(ws[_LOGITS], 0, R, B, K), Yw, lens, t0, T,
-                                      _v3(ws[_DLOGITS], 0, R, B, K))
+            loss_sum, cnt = head_loss(cfg[LOSS], mode, _v3(_r(ws, _LOGITS), 0, R, B, K), Yw, lens, t0, T,
+                                      _v3(_r(ws, _DLOGITS), 0, R, B, K))
             if not np.isfinite(loss_sum):
                 return total, count_all, n_up, 1
             if cnt > 0:
@@ -580,7 +597,7 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
         _get_state(ws, cfg, T, B, hTc, cTc)
         hT[:, start:stop] = hTc
         cT[:, start:stop] = cTc
-        logits = _v3(ws[_LOGITS], 0, T if mode == 0 else 1, B, K)
+        logits = _v3(_r(ws, _LOGITS), 0, T if mode == 0 else 1, B, K)
         top = _layer_out(ws, cfg, L - 1, T, B)
         for j in range(B):
             Lj = lengths[start + j]
@@ -711,7 +728,8 @@ class Network:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.cell, self.nonlinearity, self.bias = cell, nonlinearity, bool(bias)
         self.loss, self.output, self.forget_bias = loss, output, forget_bias
-        self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.output_size = int(output_size)
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
         self.peephole, self.layer_norm, self.dropout = bool(peephole), bool(layer_norm), dropout
         self.num_directions = 2 if self.bidirectional else 1
@@ -1041,7 +1059,9 @@ class Network:
         N, T, _ = X.shape
         if optimizer.state is None or optimizer.state.shape[1] != theta.shape[0]:
             optimizer.reset(theta.shape[0], theta.dtype)
-        order = np.arange(N, dtype=np.int64) if order is None else np.ascontiguousarray(order, dtype=np.int64)
+        if order is None:
+            order = np.arange(N, dtype=np.int64)
+        order = np.ascontiguousarray(order, dtype=np.int64)
         batch_size = N if batch_size is None else int(min(batch_size, N))
         bptt = T if bptt_steps is None else int(bptt_steps)
         n_windows = -(-N // batch_size) * -(-T // bptt)

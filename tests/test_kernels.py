@@ -71,7 +71,8 @@ def compare(net, theta, X, lengths, Y, h0, c0, dtype, rtol):
     close(pred["hT"][0], rhT, "predict hT")
 
 
-@pytest.mark.parametrize("cell,loss,output,bias", list(itertools.product(CELLS, LOSSES, OUTPUTS, [True, False])))
+@pytest.mark.parametrize("cell,loss,output,bias",
+                         list(itertools.product(CELLS, LOSSES, OUTPUTS, [True, False])))
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 def test_matches_naive(cell, loss, output, bias, dtype, rtol):
     rng = np.random.default_rng(abs(hash((cell, loss, output, bias))) % 2**32)

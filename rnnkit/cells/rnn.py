@@ -44,10 +44,12 @@ def cache_width(H, layer_norm=False):
 @njit(**JIT_OPTIONS)
 def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache):  # pragma: no cover
     """Run the cell over a whole (T, B) window; see the module docstring."""
+    if lnp.shape[0] > 0:
+        _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache)
+        return
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     zero = xp.dtype.type(0)
     has_bias = b_hh.shape[0] > 0
-    ln = lnp.shape[0] > 0
     gh = np.empty((B, H), xp.dtype)
     for t in range(T):
         hprev = hs[t]
@@ -62,18 +64,7 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache):  #
             if has_bias:
                 for j in range(H):
                     g[j] += b_hh[j]
-            if ln:
-                for j in range(H):
-                    g[j] += x[j]
-                cb = cache[t, b]
-                cb[H] = ln_forward(g, lnp[:H], lnp[H:], g, cb[:H])
-                if act == 0:
-                    for j in range(H):
-                        out[j] = tanh(g[j])
-                else:
-                    for j in range(H):
-                        out[j] = g[j] if g[j] > zero else zero
-            elif act == 0:
+            if act == 0:
                 for j in range(H):
                     out[j] = tanh(x[j] + g[j])
             else:
@@ -83,15 +74,55 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache):  #
 
 
 @njit(**JIT_OPTIONS)
+def _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache):  # pragma: no cover
+    """:func:`forward_sequence` of the layer-normalised cell."""
+    T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
+    zero = xp.dtype.type(0)
+    has_bias = b_hh.shape[0] > 0
+    gh = np.empty((B, H), xp.dtype)
+    for t in range(T):
+        hprev = hs[t]
+        mm_nt(hprev, W_hh, gh, False)
+        for b in range(B):
+            out = hs[t + 1, b]
+            if t >= lengths[b]:
+                out[:] = hprev[b]
+                continue
+            x = xp[t, b]
+            g = gh[b]
+            for j in range(H):
+                g[j] += x[j]
+            if has_bias:
+                for j in range(H):
+                    g[j] += b_hh[j]
+            cb = cache[t, b]
+            cb[H] = ln_forward(g, lnp[:H], lnp[H:], g, cb[:H])
+            if act == 0:
+                for j in range(H):
+                    out[j] = tanh(g[j])
+            else:
+                for j in range(H):
+                    out[j] = g[j] if g[j] > zero else zero
+
+
+@njit(**JIT_OPTIONS)
 def backward_sequence(
     dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
     gpeep, glnp,
 ):  # pragma: no cover
     """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
+    if lnp.shape[0] > 0:
+        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, True)
+    else:
+        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, False)
+
+
+@njit(**JIT_OPTIONS)
+def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp,
+                   ln):  # pragma: no cover
     T, B, H = dhs.shape
     zero = dhs.dtype.type(0)
     one = dhs.dtype.type(1)
-    ln = lnp.shape[0] > 0
     dh = dh0  # running gradient w.r.t. the state entering step t (reused buffer)
     dh[:] = dh_last
     for t in range(T - 1, -1, -1):
