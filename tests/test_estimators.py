@@ -383,3 +383,48 @@ def test_second_process_does_not_compile_again(tmp_path):
     run()  # fills the cache if an earlier run has not
     hits, misses = run()
     assert int(hits) >= 1 and int(misses) == 0
+
+
+# ------------------------------------------------------------------------------ variants
+@pytest.mark.parametrize("cell, extra", [("lstm", dict(peephole=True)), ("gru", dict(layer_norm=True)),
+                                         ("lstm", dict(layer_norm=True)), ("rnn", dict(dropout=0.3))])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_bidirectional_two_layers_variable_lengths_equal_each_alone(cell, extra):
+    rng = np.random.RandomState(2)
+    seqs = [rng.normal(size=(L, 3)) for L in (6, 1, 3, 8)]
+    y = np.array([0, 1, 2, 1])
+    clf = small(RNNClassifier, cell=cell, num_layers=2, bidirectional=True, max_iter=3, **extra).fit(seqs, y)
+    proba = clf.predict_proba(seqs)
+    for s, p in zip(seqs, proba, strict=True):
+        np.testing.assert_allclose(clf.predict_proba([s])[0], p, rtol=1e-6, atol=1e-7)
+    states, h_n, c_n = clf.hidden_states(seqs)
+    assert h_n.shape == (4, 4, 8) and [s.shape for s in states] == [(len(s), 16) for s in seqs]
+    assert (c_n is not None) == (cell == "lstm")
+    for i, s in enumerate(seqs):  # top layer: forward half ends at the last step, reverse at the first
+        np.testing.assert_allclose(states[i][-1, :8], h_n[2, i], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(states[i][0, 8:], h_n[3, i], rtol=1e-6, atol=1e-7)
+    names = set(clf.coefs_)
+    assert {"weight_ih_l1_reverse", "weight_hh_l1", "weight_out"} <= names
+    assert clf.coefs_["weight_ih_l1"].shape[1] == 16 and clf.coefs_["weight_out"].shape == (3, 16)
+    if extra.get("peephole"):
+        assert "weight_ci_l0" in names
+    if extra.get("layer_norm"):
+        assert "ln_weight_l0" in names
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_dropout_is_reproducible_and_off_at_predict():
+    X, y = sum_sign_data()
+    a = small(RNNClassifier, cell="gru", num_layers=2, dropout=0.5, max_iter=3).fit(X, y)
+    b = small(RNNClassifier, cell="gru", num_layers=2, dropout=0.5, max_iter=3).fit(X, y)
+    for k in a.coefs_:
+        np.testing.assert_array_equal(a.coefs_[k], b.coefs_[k])
+    np.testing.assert_array_equal(a.predict_proba(X), a.predict_proba(X))  # no mask at predict time
+    c = small(RNNClassifier, cell="gru", num_layers=2, dropout=0.0, max_iter=3).fit(X, y)
+    assert not np.array_equal(a.coefs_["weight_hh_l1"], c.coefs_["weight_hh_l1"])
+
+
+def test_variant_parameters_are_validated():
+    X, y = sum_sign_data(n=10)
+    with pytest.raises(ValueError, match="peephole"):
+        RNNClassifier(cell="gru", peephole=True, max_iter=1).fit(X, y)
