@@ -142,7 +142,7 @@ def int_to_bits(values, n_bits: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (*np.shape(values), n_bits), dtype int64
+    ndarray of shape np.shape(values) + (n_bits,), dtype int64
         The bits: ``bits[..., i]`` is bit ``i`` (weight ``2 ** i``).
 
     See Also
