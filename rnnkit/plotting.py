@@ -199,9 +199,9 @@ def plot_echo_panels(x, y_true, y_pred, n_panels: int = 5, fig=None, *, losses=N
     steps = np.arange(x.shape[1])
     for row in range(n_panels):
         ax = fig.add_subplot(nrows, ncols, cell + row)
-        ax.bar(steps, x[row], width=1, color="blue", label="input")
-        ax.bar(steps, y_true[row] * 0.5, width=1, color="red", label="target")
-        ax.bar(steps, y_pred[row] * 0.3, width=1, color="green", label="prediction")
+        ax.bar(steps, x[row], width=1, align="edge", color="blue", label="input")
+        ax.bar(steps, y_true[row] * 0.5, width=1, align="edge", color="red", label="target")
+        ax.bar(steps, y_pred[row] * 0.3, width=1, align="edge", color="green", label="prediction")
         ax.axis([0, x.shape[1], 0, 2])
         ax.set_title(f"row {row}")
     fig.tight_layout()
