@@ -2,13 +2,13 @@
 
 Three losses, each paired with the output activation it is stable with:
 
-=========================  ==========  ============================================
-name                       activation  loss of one item (one sequence or one step)
-=========================  ==========  ============================================
-``"cross_entropy"``        softmax     ``-log softmax(z)[y]``, integer target ``y``
-``"binary_cross_entropy"`` logistic    mean over outputs of ``-y log p - (1-y) log(1-p)``
-``"squared_error"``        identity    ``0.5 * mean over outputs of (z - y) ** 2``
-=========================  ==========  ============================================
+==========================  ==========  ============================================
+name                        activation  loss of one item (one sequence or one step)
+==========================  ==========  ============================================
+``"cross_entropy"``         softmax     ``-log softmax(z)[y]``, integer target ``y``
+``"binary_cross_entropy"``  logistic    mean over outputs of ``-y log p - (1-y) log(1-p)``
+``"squared_error"``         identity    ``0.5 * mean over outputs of (z - y) ** 2``
+==========================  ==========  ============================================
 
 The loss of a batch is the mean over its items: valid steps (``t < length``)
 for per-step output, each sequence's last valid step for last-step output.
