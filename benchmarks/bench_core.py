@@ -8,7 +8,18 @@ Workloads (each a function returning a list of wall-clock times in seconds):
   from window to window, Adagrad lr 0.3);
 * ``lstm`` - :func:`bench_lstm_step`: one training step (forward, backward,
   Adam update) of an LSTM with 128 hidden units on a batch of 128 sequences of
-  28 steps of 28 features, classified at the last step into 10 classes.
+  28 steps of 28 features, classified at the last step into 10 classes;
+* ``echo_est`` - :func:`bench_echo_estimator`: the ``echo`` epoch through
+  ``RNNClassifier.partial_fit`` (validation, target encoding and the training
+  loop included);
+* ``lstm_est`` - :func:`bench_lstm_estimator`: the ``lstm`` step through
+  ``RNNClassifier.partial_fit`` on 128 sequences (one update);
+* ``lstm2bi`` - :func:`bench_lstm2bi_step`: the ``lstm`` step with 2 stacked
+  bidirectional layers.
+
+The estimator workloads are compared with the same PyTorch runs as their
+raw-kernel counterparts (run once), and their overhead over the raw kernels is
+printed below the table.
 
 rnnkit runs in float32 (its fast default) and is warmed up once so that
 compilation (or loading numba's on-disk cache) is not timed. The PyTorch side
@@ -17,7 +28,7 @@ is :mod:`torch_peer` (same directory); it is skipped with a message when
 
 Usage::
 
-    python benchmarks/bench_core.py [--repeats 7] [--threads 1] [--only echo,lstm]
+    python benchmarks/bench_core.py [--repeats 7] [--threads 1] [--only echo,lstm,...]
 
 More workloads (e.g. estimator-level ``fit``) are added by writing a
 ``bench_*`` function for each side and registering it in :data:`WORKLOADS`.
@@ -122,7 +133,7 @@ def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
 
 
 def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_classes=10,
-                 dtype=np.float32):
+                 dtype=np.float32, num_layers=1, bidirectional=False):
     """The LSTM workload's network, parameters and fixed batch.
 
     Returns
@@ -136,7 +147,8 @@ def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_class
     """
     rng = np.random.default_rng(seed)
     net = Network("lstm", input_size=input_size, hidden_size=hidden, output_size=n_classes,
-                  loss="cross_entropy", output="last")
+                  loss="cross_entropy", output="last", num_layers=num_layers,
+                  bidirectional=bidirectional)
     theta = net.init_params(random_state=seed, dtype=dtype)
     X = rng.standard_normal((batch, steps, input_size)).astype(dtype)
     y = rng.integers(0, n_classes, size=batch)
@@ -145,7 +157,7 @@ def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_class
 
 
 def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, batch=128,
-                    n_classes=10, dtype=np.float32):
+                    n_classes=10, dtype=np.float32, num_layers=1, bidirectional=False):
     """Time training steps of an LSTM sequence classifier with rnnkit.
 
     One step is one call of :meth:`rnnkit.network.Network.train_epoch` on a
@@ -163,13 +175,18 @@ def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, b
         Sizes of the problem (defaults: 128, 28, 28, 128, 10).
     dtype : dtype, default=np.float32
         Precision of the parameters and data.
+    num_layers : int, default=1
+        Stacked LSTM layers.
+    bidirectional : bool, default=False
+        Bidirectional layers.
 
     Returns
     -------
     list of float
         Wall-clock time of each timed training step, in seconds.
     """
-    net, theta, X, lengths, Y = lstm_problem(seed, hidden, input_size, steps, batch, n_classes, dtype)
+    net, theta, X, lengths, Y = lstm_problem(seed, hidden, input_size, steps, batch, n_classes, dtype,
+                                             num_layers, bidirectional)
     opt = Optimizer("adam", learning_rate=1e-3)
 
     def step():
@@ -186,6 +203,103 @@ def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, b
     return times
 
 
+def bench_lstm2bi_step(n_repeats=20, seed=0):
+    """Time training steps of a 2-layer bidirectional LSTM (hidden 128 per direction) with rnnkit.
+
+    :func:`bench_lstm_step` with ``num_layers=2, bidirectional=True``: batch
+    128, 28 steps of 28 features, the head on the top layer's forward state at
+    the last step and reverse state after the whole sequence, 10 classes, Adam.
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed training steps.
+    seed : int, default=0
+        Seed of the batch and the initial weights.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed training step, in seconds.
+    """
+    return bench_lstm_step(n_repeats=n_repeats, seed=seed, num_layers=2, bidirectional=True)
+
+
+def _time_calls(fn, n_repeats, n_warmup=1):
+    for _ in range(n_warmup):
+        fn()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_echo_estimator(n_repeats=7, seed=0):
+    """Time the echo epoch through the scikit-learn estimator.
+
+    ``RNNClassifier(cell="rnn", hidden_size=4, output="sequence",
+    solver="adagrad", learning_rate_init=0.3, bptt_steps=15, stateful=True,
+    alpha=0.0, max_iter=1)``; a first ``partial_fit(X, y, classes=[0, 1])``
+    warms up (and compiles), then each timed call is one ``partial_fit(X, y)``
+    on the (5, 9990) univariate streams: input validation, target encoding,
+    one epoch of 666 windows and the estimator's bookkeeping.
+
+    Parameters
+    ----------
+    n_repeats : int, default=7
+        Number of timed epochs.
+    seed : int, default=0
+        Seed of the data and of the estimator.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``partial_fit``, in seconds.
+    """
+    from rnnkit import RNNClassifier
+
+    X, y = echo_data(seed)
+    X2 = np.ascontiguousarray(X[:, :, 0])
+    clf = RNNClassifier(cell="rnn", hidden_size=ECHO_HIDDEN, output="sequence", solver="adagrad",
+                        learning_rate_init=ECHO_LR, bptt_steps=ECHO_WINDOW, stateful=True, alpha=0.0,
+                        max_iter=1, random_state=seed)
+    clf.partial_fit(X2, y, classes=[0, 1])
+    return _time_calls(lambda: clf.partial_fit(X2, y), n_repeats)
+
+
+def bench_lstm_estimator(n_repeats=20, seed=0):
+    """Time the LSTM-128 training step through the scikit-learn estimator.
+
+    ``RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1,
+    forget_bias=None)``; each timed call is one ``partial_fit`` on the 128
+    sequences of 28 x 28 of :func:`lstm_problem` (one Adam update), after a
+    first ``partial_fit(..., classes=range(10))`` and three warm-up calls.
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed ``partial_fit`` calls.
+    seed : int, default=0
+        Seed of the batch and of the estimator.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``partial_fit``, in seconds.
+    """
+    from rnnkit import RNNClassifier
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((128, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, size=128)
+    clf = RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1, forget_bias=None,
+                        random_state=seed)
+    clf.partial_fit(X, y, classes=np.arange(10))
+    return _time_calls(lambda: clf.partial_fit(X, y), n_repeats, n_warmup=3)
+
+
 # --------------------------------------------------------------------------- registry
 #: name -> (description, rnnkit function, torch function, unit, scale of the unit)
 WORKLOADS = {
@@ -193,7 +307,16 @@ WORKLOADS = {
              torch_peer.echo_epoch, "s", 1.0),
     "lstm": ("LSTM-128 train step (B=128, T=28, I=28)", bench_lstm_step,
              torch_peer.lstm_step, "ms", 1e3),
+    "echo_est": ("echo epoch via RNNClassifier.partial_fit", bench_echo_estimator,
+                 torch_peer.echo_epoch, "s", 1.0),
+    "lstm_est": ("LSTM-128 step via RNNClassifier.partial_fit", bench_lstm_estimator,
+                 torch_peer.lstm_step, "ms", 1e3),
+    "lstm2bi": ("2-layer bidir. LSTM-128 train step", bench_lstm2bi_step,
+                torch_peer.lstm2bi_step, "ms", 1e3),
 }
+
+#: estimator workload -> the raw-kernel workload it wraps (overhead printed below the table)
+ESTIMATOR_OF = {"echo_est": "echo", "lstm_est": "lstm"}
 
 
 def _limit_threads(threads):
@@ -212,12 +335,27 @@ def run(names, repeats, threads=None):
     limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits while alive
     have_torch = torch_peer.available()
     rows = []
+    peers = {}  # one PyTorch run per PyTorch function (estimator rows reuse their kernel's)
     for name in names:
         _, ours, theirs, _, _ = WORKLOADS[name]
         mine = ours(n_repeats=repeats)
-        peer = theirs(n_repeats=repeats, threads=threads) if have_torch else None
-        rows.append((name, mine, peer))
+        if have_torch and theirs not in peers:
+            peers[theirs] = theirs(n_repeats=repeats, threads=threads)
+        rows.append((name, mine, peers.get(theirs)))
     return rows
+
+
+def format_overheads(rows):
+    """Lines giving each estimator workload's overhead over its raw-kernel workload, in percent."""
+    times = {name: mine for name, mine, _ in rows}
+    lines = []
+    for est, raw in ESTIMATOR_OF.items():
+        if est in times and raw in times:
+            med = statistics.median(times[est]) / statistics.median(times[raw]) - 1.0
+            best = min(times[est]) / min(times[raw]) - 1.0
+            lines.append(f"estimator overhead, {est} over {raw}: {100 * med:+.1f}% (medians), "
+                         f"{100 * best:+.1f}% (minimums)")
+    return "\n".join(lines)
 
 
 def format_table(rows):
@@ -260,7 +398,8 @@ def main(argv=None):
     import numba
 
     print(f"rnnkit (float32), numpy {np.__version__}, numba {numba.__version__}, "
-          f"{os.cpu_count()} CPUs, threads={args.threads if args.threads else 'default'}")
+          f"{os.cpu_count()} CPUs, threads={args.threads if args.threads else 'default'}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     if torch_peer.available():
         if args.threads is not None:
             torch_peer._set_threads(args.threads)
@@ -271,6 +410,10 @@ def main(argv=None):
     rows = run(names, args.repeats, args.threads)
     print(f"medians over {args.repeats} timed runs each (warm-up excluded)")
     print(format_table(rows))
+    overheads = format_overheads(rows)
+    if overheads:
+        print(overheads)
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return rows
 
 

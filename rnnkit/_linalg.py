@@ -72,18 +72,18 @@ def mm_nt(A, B, out, accumulate):  # pragma: no cover - compiled
         else:
             np.dot(A, B.T, out)
         return
+    # scalar indexing, no row views: a view costs reference counting, which
+    # dominates products of a few hundred multiply-adds
+    zero = out.dtype.type(0)
     for m in range(M):
-        a = A[m]
-        o = out[m]
         for n in range(N):
-            b = B[n]
-            s = a[0] * b[0] if K > 0 else o[n] - o[n]
-            for k in range(1, K):
-                s += a[k] * b[k]
+            s = zero
+            for k in range(K):
+                s += A[m, k] * B[n, k]
             if accumulate:
-                o[n] += s
+                out[m, n] += s
             else:
-                o[n] = s
+                out[m, n] = s
 
 
 @njit(**JIT_OPTIONS)
@@ -97,15 +97,15 @@ def mm_nn(A, B, out, accumulate):  # pragma: no cover - compiled
         else:
             np.dot(A, B, out)
         return
+    zero = out.dtype.type(0)
     for m in range(M):
-        o = out[m]
         if not accumulate:
-            o[:] = 0
+            for n in range(N):
+                out[m, n] = zero
         for k in range(K):
             a = A[m, k]
-            b = B[k]
             for n in range(N):
-                o[n] += a * b[n]
+                out[m, n] += a * B[k, n]
 
 
 @njit(**JIT_OPTIONS)
@@ -120,23 +120,23 @@ def mm_tn(A, B, out, accumulate):  # pragma: no cover - compiled
             np.dot(A.T, B, out)
         return
     if not accumulate:
-        out[:] = 0
-    for m in range(M):
-        a = A[m]
-        b = B[m]
+        zero = out.dtype.type(0)
         for k in range(K):
-            o = out[k]
-            ak = a[k]
             for n in range(N):
-                o[n] += ak * b[n]
+                out[k, n] = zero
+    for m in range(M):
+        for k in range(K):
+            ak = A[m, k]
+            for n in range(N):
+                out[k, n] += ak * B[m, n]
 
 
 @njit(**JIT_OPTIONS)
 def colsum(A, out, accumulate):  # pragma: no cover - compiled
     """``out (+)= A.sum(axis=0)`` for ``A`` (M, N)."""
     if not accumulate:
-        out[:] = 0
-    for m in range(A.shape[0]):
-        a = A[m]
         for n in range(A.shape[1]):
-            out[n] += a[n]
+            out[n] = 0
+    for m in range(A.shape[0]):
+        for n in range(A.shape[1]):
+            out[n] += A[m, n]

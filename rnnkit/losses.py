@@ -31,56 +31,59 @@ __all__ = ["LOSSES", "OUTPUT_MODES", "item_loss", "head_loss", "activate"]
 
 
 @njit(**JIT_OPTIONS)
-def item_loss(loss, z, y, dz, weight):  # pragma: no cover - compiled
-    """Loss of one item with logits ``z`` (K,) and target row ``y``.
+def item_loss(loss, Z, Yt, dZ, t, b, weight):  # pragma: no cover - compiled
+    """Loss of the item ``(t, b)``: logits ``Z[t, b]`` (K,), target row ``Yt[t, b]``.
 
-    Writes ``weight * dloss/dz`` into ``dz`` and returns the (unweighted) loss.
-    For cross-entropy ``y[0]`` is the class index.
+    Writes ``weight * dloss/dz`` into ``dZ[t, b]`` and returns the (unweighted)
+    loss. For cross-entropy ``Yt[t, b, 0]`` is the class index. Scalar
+    indexing into the (T, B, K) arrays, no row views: for the tiny heads of
+    streaming models the reference counting of a view costs more than the loss.
     """
-    K = z.shape[0]
-    zero = z.dtype.type(0)
-    one = z.dtype.type(1)
-    half = z.dtype.type(0.5)
+    K = Z.shape[2]
+    zero = Z.dtype.type(0)
+    one = Z.dtype.type(1)
+    half = Z.dtype.type(0.5)
     if loss == 0:
-        m = z[0]
+        m = Z[t, b, 0]
         for k in range(1, K):
-            if z[k] > m:
-                m = z[k]
+            if Z[t, b, k] > m:
+                m = Z[t, b, k]
         s = zero
         for k in range(K):
-            e = np.exp(z[k] - m)
-            dz[k] = e
+            e = np.exp(Z[t, b, k] - m)
+            dZ[t, b, k] = e
             s += e
-        c = int(y[0])
-        out = m + np.log(s) - z[c]
+        c = int(Yt[t, b, 0])
+        out = m + np.log(s) - Z[t, b, c]
         inv = weight / s
         for k in range(K):
-            dz[k] *= inv
-        dz[c] -= weight
+            dZ[t, b, k] *= inv
+        dZ[t, b, c] -= weight
         return out
     inv_k = one / K
     total = zero
     if loss == 1:
         for k in range(K):
-            zk = z[k]
+            zk = Z[t, b, k]
+            yk = Yt[t, b, k]
             az = zk if zk > zero else -zk
-            total += (zk if zk > zero else zero) - zk * y[k] + np.log1p(np.exp(-az))
+            total += (zk if zk > zero else zero) - zk * yk + np.log1p(np.exp(-az))
             if zk >= zero:
                 p = one / (one + np.exp(-zk))
             else:
                 e = np.exp(zk)
                 p = e / (one + e)
-            dz[k] = weight * inv_k * (p - y[k])
+            dZ[t, b, k] = weight * inv_k * (p - yk)
         return total * inv_k
     for k in range(K):
-        r = z[k] - y[k]
+        r = Z[t, b, k] - Yt[t, b, k]
         total += r * r
-        dz[k] = weight * inv_k * r
+        dZ[t, b, k] = weight * inv_k * r
     return half * total * inv_k
 
 
 @njit(**JIT_OPTIONS)
-def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):  # pragma: no cover - compiled
+def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):  # pragma: no cover - compiled
     """Loss summed over the items of a time-major window, and its gradient.
 
     Parameters (all time-major), for the window of ``T`` steps starting at
@@ -89,11 +92,17 @@ def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):  # pragma: no cov
     item only when the sequence ends inside the window); ``Y`` (Ty, B, D) the
     window's targets (``Ty == 1`` for last-step output); ``lengths`` (B,)
     global lengths. ``dlogits`` (shaped as ``logits``) receives the gradient
-    of the *mean* item loss (zero elsewhere).
+    of the *mean* item loss (zero elsewhere): the mean over ``norm`` items
+    when ``norm > 0`` (a window whose batch is split in parts, each part
+    weighted by the whole batch's count), else over this window's own items.
     Returns ``(sum of item losses, number of items)``.
     """
-    B = logits.shape[1]
-    dlogits[:] = 0
+    R, B, K = logits.shape
+    zero = logits.dtype.type(0)
+    for t in range(R):
+        for b in range(B):
+            for k in range(K):
+                dlogits[t, b, k] = zero
     count = 0
     for b in range(B):
         if mode == 0:
@@ -104,19 +113,19 @@ def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):  # pragma: no cov
             p = lengths[b] - 1 - t0
             if 0 <= p < T:
                 count += 1
-    total = logits.dtype.type(0)
+    total = zero
     if count == 0:
         return total, 0
-    w = logits.dtype.type(1) / count
+    w = logits.dtype.type(1) / (norm if norm > 0 else count)
     for b in range(B):
         if mode == 0:
             hi = min(T, lengths[b] - t0)
             for t in range(hi):
-                total += item_loss(loss, logits[t, b], Y[t, b], dlogits[t, b], w)
+                total += item_loss(loss, logits, Y, dlogits, t, b, w)
         else:
             p = lengths[b] - 1 - t0
             if 0 <= p < T:
-                total += item_loss(loss, logits[0, b], Y[0, b], dlogits[0, b], w)
+                total += item_loss(loss, logits, Y, dlogits, 0, b, w)
     return total, count
 
 

@@ -22,10 +22,13 @@ the head, never the recurrent path.
 Parameters use PyTorch's names, shapes and gate order (see :meth:`Network.coefs`).
 """
 
-import numpy as np
-from numba import njit
+import contextlib
 
-from ._config import JIT_OPTIONS
+import numpy as np
+from numba import njit, prange
+
+from . import _config
+from ._config import BLAS_MIN_WORK, JIT_OPTIONS
 from ._linalg import colsum, cview, mm_nn, mm_nt, mm_tn
 from .cells import CELLS, NONLINEARITIES, gru, lstm, rnn
 from .losses import LOSSES, OUTPUT_MODES, head_loss
@@ -75,13 +78,8 @@ def _head(theta, off, cfg):  # pragma: no cover - compiled
 
 
 @njit(**JIT_OPTIONS)
-def _workspace(T, B, cfg, dtype_ref, drop):  # pragma: no cover - compiled
-    """Scratch for windows of up to ``T`` steps of ``B`` sequences.
-
-    One flat buffer and the offsets of its regions (``_XP`` ... ``_DZERO``):
-    passing two arrays between compiled functions costs less reference
-    counting than passing a tuple of many.
-    """
+def _ws_offsets(T, B, cfg, drop):  # pragma: no cover - compiled
+    """Offsets of the workspace regions (``_XP`` ... ``_DZERO``) for ``T`` steps of ``B`` rows."""
     I, H, K = cfg[INPUT], cfg[HIDDEN], cfg[OUTPUTS]
     L, D = cfg[LAYERS], cfg[DIRS]
     cell = cfg[CELL]
@@ -115,7 +113,32 @@ def _workspace(T, B, cfg, dtype_ref, drop):  # pragma: no cover - compiled
     offs = np.zeros(sizes.shape[0] + 1, np.int64)
     for i in range(sizes.shape[0]):
         offs[i + 1] = offs[i] + sizes[i]
-    buf = np.empty(offs[-1], dtype_ref.dtype)
+    return offs
+
+
+@njit(**JIT_OPTIONS)
+def _workspace_size(T, B, cfg, drop):  # pragma: no cover - compiled
+    """Length of the flat workspace for windows of up to ``T`` steps of up to ``B`` rows."""
+    return _ws_offsets(T, B, cfg, drop)[-1]
+
+
+@njit(**JIT_OPTIONS)
+def _workspace(T, B, cfg, dtype_ref, drop, spare):  # pragma: no cover - compiled
+    """Scratch for windows of up to ``T`` steps of ``B`` sequences.
+
+    One flat buffer and the offsets of its regions (``_XP`` ... ``_DZERO``):
+    passing two arrays between compiled functions costs less reference
+    counting than passing a tuple of many. The buffer is the front of
+    ``spare`` when that is long enough (the caller keeps it between calls,
+    so the tens of megabytes of a large model are not mapped and faulted in
+    again at every call), else a fresh allocation.
+    """
+    offs = _ws_offsets(T, B, cfg, drop)
+    n = offs[-1]
+    if spare.shape[0] >= n:
+        buf = spare[:n]
+    else:
+        buf = np.empty(n, dtype_ref.dtype)
     buf[offs[_CS]:offs[_CS + 1]] = 0
     buf[offs[_DZERO]:offs[_DZERO + 1]] = 0
     return buf, offs
@@ -275,6 +298,7 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
     DH = D * H
     xp = _v3(_r(ws, _XP), 0, T, B, GH)
     xp2 = cview(xp, (T * B, GH))
+    bsum = _r(ws, _DPI)[:GH]  # free until backward
     for k in range(L):
         inp = cview(X, (T * B, I)) if k == 0 else _layer_in(ws, cfg, k - 1, T, B, drop)
         Ik = inp.shape[1]
@@ -287,12 +311,22 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
                 src = _v2(_r(ws, _XR), 0, T * B, Ik)
                 _reverse(inp, lengths, T, B, src)
             mm_nt(src, W_ih, xp2, False)
+            # rnn and lstm add b_hh where they add b_ih: fold both into the projection
+            # (GRU's b_hn sits inside r * (...), so the GRU cell adds b_hh itself)
+            fold = cell != 2
             if b_ih.shape[0] > 0:
+                if fold:
+                    for j in range(GH):
+                        bsum[j] = b_ih[j] + b_hh[j]
+                else:
+                    for j in range(GH):
+                        bsum[j] = b_ih[j]
                 for r in range(T * B):
-                    xp2[r] += b_ih
+                    for j in range(GH):
+                        xp2[r, j] += bsum[j]
             hs = _hs(ws, cfg, idx, T, B)
-            _cell_forward(cell, act, xp, lengths, W_hh, b_hh, peep, lnp, hs, _cs(ws, cfg, idx, T, B),
-                          _v3(_r(ws, _CACHE), idx * T * B * C, T, B, C))
+            _cell_forward(cell, act, xp, lengths, W_hh, b_hh[:0] if fold else b_hh, peep, lnp, hs,
+                          _cs(ws, cfg, idx, T, B), _v3(_r(ws, _CACHE), idx * T * B * C, T, B, C))
             if D == 2:
                 ys = _v3(_r(ws, _YS), k * T * B * DH, T, B, DH)
                 for b in range(B):
@@ -330,7 +364,8 @@ def _forward(theta, off, cfg, X, lengths, ws, drop):  # pragma: no cover - compi
     mm_nt(hin, W_out, lg, False)
     if b_out.shape[0] > 0:
         for r in range(R):
-            lg[r] += b_out
+            for j in range(K):
+                lg[r, j] += b_out[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -418,7 +453,11 @@ def _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):  # pra
             mm_tn(dhh2, _v2(_r(ws, _HS), idx * (T + 1) * B * H, TB, H), gW_hh, False)
             if gb_ih.shape[0] > 0:
                 colsum(dpi2, gb_ih, False)
-                colsum(dhh2, gb_hh, False)
+                if cell == 2:
+                    colsum(dhh2, gb_hh, False)
+                else:  # the same array: the same sums
+                    for j in range(GH):
+                        gb_hh[j] = gb_ih[j]
             if need_din:
                 if d == 0:
                     mm_nn(dpi2, W_ih, din, False)
@@ -447,7 +486,7 @@ def _loss_and_grad(theta, off, cfg, pdrop, seed, X, lengths, Y, h0, c0, grad, dh
     """
     T, B, I = X.shape
     drop = pdrop > 0
-    ws = _workspace(T, B, cfg, theta, drop)
+    ws = _workspace(T, B, cfg, theta, drop, theta[:0])
     if drop:
         np.random.seed(seed)
         _draw_masks(ws, cfg, T, B, pdrop)
@@ -455,7 +494,7 @@ def _loss_and_grad(theta, off, cfg, pdrop, seed, X, lengths, Y, h0, c0, grad, dh
     _forward(theta, off, cfg, X, lengths, ws, drop)
     R = T if cfg[MODE] == 0 else 1
     total, count = head_loss(cfg[LOSS], cfg[MODE], _v3(_r(ws, _LOGITS), 0, R, B, cfg[OUTPUTS]), Y,
-                             lengths, 0, T, _v3(_r(ws, _DLOGITS), 0, R, B, cfg[OUTPUTS]))
+                             lengths, 0, T, _v3(_r(ws, _DLOGITS), 0, R, B, cfg[OUTPUTS]), 0)
     _backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX)
     _get_state(ws, cfg, T, B, hT, cT)
     return total / max(count, 1), count
@@ -464,15 +503,112 @@ def _loss_and_grad(theta, off, cfg, pdrop, seed, X, lengths, Y, h0, c0, grad, dh
 @njit(**JIT_OPTIONS)
 def _dropout_masks(cfg, pdrop, seed, T, B, dtype_ref):  # pragma: no cover - compiled
     """The masks :func:`_loss_and_grad` draws for a (T, B) batch and ``seed`` (flat)."""
-    ws = _workspace(T, B, cfg, dtype_ref, True)
+    ws = _workspace(T, B, cfg, dtype_ref, True, dtype_ref[:0])
     np.random.seed(seed)
     _draw_masks(ws, cfg, T, B, pdrop)
     return _r(ws, _MASK).copy()
 
 
 @njit(**JIT_OPTIONS)
+def _window_count(mode, lens, t0, T):  # pragma: no cover - compiled
+    """Items of the window of ``T`` steps from global step ``t0`` (see :func:`head_loss`)."""
+    count = 0
+    for b in range(lens.shape[0]):
+        if mode == 0:
+            count += max(min(T, lens[b] - t0), 0)
+        elif 0 <= lens[b] - 1 - t0 < T:
+            count += 1
+    return count
+
+
+@njit(**JIT_OPTIONS)
+def _part_rows(p, S, B):  # pragma: no cover - compiled
+    """First row and number of rows of part ``p`` of ``S`` of a batch of ``B`` rows."""
+    q, r = B // S, B % S
+    return p * q + min(p, r), q + (1 if p < r else 0)
+
+
+@njit(**JIT_OPTIONS)
+def _window_part(p, S, theta, off, cfg, pdrop, X, Y, idx, lens, offs_all, t0, T, carry, Xw_all, Yw_all,
+                 lw_all, ws_all, ws_len, hcar_all, ccar_all, dh0_all, dc0_all, g, dX,
+                 norm):  # pragma: no cover - compiled
+    """Forward, loss and (when it holds items) backward of part ``p`` of a window.
+
+    Rows ``_part_rows(p, S, B)`` of the batch (``idx``/``lens`` are the whole
+    batch's); per-part scratch is row ``p`` of each ``*_all`` array, the
+    workspace laid out by ``offs_all[p]`` (for the batch's longest window). Writes
+    the part's gradient into ``g`` (its loss weighted by ``1 / norm``, see
+    :func:`head_loss`) and carries its final states. Returns ``(loss sum,
+    item count)`` of the part.
+    """
+    I = X.shape[2]
+    D = Y.shape[2]
+    H, K, LD, mode = cfg[HIDDEN], cfg[OUTPUTS], cfg[LAYERS] * cfg[DIRS], cfg[MODE]
+    drop = pdrop > 0
+    b0, B = _part_rows(p, S, lens.shape[0])
+    lens_p = lens[b0:b0 + B]
+    offs = offs_all[p]
+    ws = (ws_all[p * ws_len:p * ws_len + offs[-1]], offs)
+    if t0 == 0:  # first window of the batch: the regions that must start at zero
+        _r(ws, _CS)[:] = 0
+        _r(ws, _DZERO)[:] = 0
+    Xw = _v3(Xw_all[p], 0, T, B, I)
+    for t in range(T):
+        for j in range(B):
+            src = idx[b0 + j]
+            if t0 + t < lens_p[j]:
+                for i in range(I):
+                    Xw[t, j, i] = X[src, t0 + t, i]
+            else:  # padding is never read: it may hold anything, even NaN
+                for i in range(I):
+                    Xw[t, j, i] = 0
+    R = T if mode == 0 else 1
+    Yw = _v3(Yw_all[p], 0, R, B, D)
+    for t in range(R):
+        for j in range(B):
+            for i in range(D):
+                Yw[t, j, i] = Y[idx[b0 + j], t0 + t if mode == 0 else 0, i]
+    lw = lw_all[p, :B]
+    for j in range(B):
+        lw[j] = min(max(lens_p[j] - t0, 0), T)
+    hcar = _v3(hcar_all[p], 0, LD, B, H)
+    ccar = _v3(ccar_all[p], 0, LD, B, H)
+    if not carry or t0 == 0:
+        hcar[:] = 0
+        ccar[:] = 0
+    _set_state(ws, cfg, T, B, hcar, ccar, True)
+    if drop:
+        _draw_masks(ws, cfg, T, B, pdrop)
+    _forward(theta, off, cfg, Xw, lw, ws, drop)
+    loss_sum, cnt = head_loss(cfg[LOSS], mode, _v3(_r(ws, _LOGITS), 0, R, B, K), Yw, lens_p, t0, T,
+                              _v3(_r(ws, _DLOGITS), 0, R, B, K), norm)
+    if cnt > 0:
+        _backward(theta, off, cfg, Xw, lw, ws, drop, g, _v3(dh0_all[p], 0, LD, B, H),
+                  _v3(dc0_all[p], 0, LD, B, H), dX)
+    elif norm > 0:
+        g[:] = 0
+    _get_state(ws, cfg, T, B, hcar, ccar)
+    return loss_sum, cnt
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def _window_parts(S, theta, off, cfg, X, Y, idx, lens, offs_all, t0, T, carry, Xw_all, Yw_all, lw_all, ws_all,
+                  ws_len, hcar_all, ccar_all, dh0_all, dc0_all, gparts, dX, norm, losses,
+                  counts):  # pragma: no cover - compiled
+    """:func:`_window_part` of every part, the parts in parallel (no dropout: numba's generator)."""
+    for p in prange(S):
+        # the parfor index may be unsigned: int64 keeps the row arithmetic integral
+        loss_p, cnt_p = _window_part(np.int64(p), S, theta, off, cfg, 0.0, X, Y, idx, lens, offs_all,
+                                     t0, T, carry, Xw_all, Yw_all, lw_all, ws_all, ws_len, hcar_all,
+                                     ccar_all, dh0_all, dc0_all, gparts[p], dX, norm)
+        losses[p] = loss_p
+        counts[p] = cnt_p
+
+
+@njit(**JIT_OPTIONS)
 def _train_epoch(theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hyper, decay_mask,
-                 X, lengths, Y, order, batch_size, bptt, carry, window_losses):  # pragma: no cover
+                 X, lengths, Y, order, batch_size, bptt, carry, window_losses, spare,
+                 parts):  # pragma: no cover
     """One epoch: for each batch (rows ``order``), each window of ``bptt`` steps.
 
     ``X`` (N, T, I), ``Y`` (N, Ty, D) batch-major. With ``carry`` each window
@@ -480,16 +616,24 @@ def _train_epoch(theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hy
     BPTT), except reverse directions, which start from zero at each window's
     end; else from zeros. With ``pdrop > 0`` numba's generator is seeded once
     with ``seed`` and fresh masks are drawn for every window. One optimizer
-    update per window that holds at least one item.
+    update per window that holds at least one item. ``spare`` is reused as
+    the workspaces when long enough (see :func:`_workspace`).
+
+    With ``parts > 1`` (never with dropout) each batch is cut into that many
+    groups of rows whose forward and backward passes run in parallel
+    (:func:`_window_parts`; the recurrence of a row never reads another row),
+    each weighted by the whole window's item count; their gradients are summed
+    in a fixed order, so results do not depend on the number of threads.
     Returns ``(loss sum, item count, number of updates, status)``; status 1
     means a non-finite loss was met and the update was not applied.
     """
     N, Tt, I = X.shape
     D = Y.shape[2]
-    H, K = cfg[HIDDEN], cfg[OUTPUTS]
+    H = cfg[HIDDEN]
     LD = cfg[LAYERS] * cfg[DIRS]
     mode = cfg[MODE]
     dt = theta.dtype
+    P = theta.shape[0]
     drop = pdrop > 0
     if drop:
         np.random.seed(seed)
@@ -497,9 +641,13 @@ def _train_epoch(theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hy
     count_all = 0
     n_up = 0
     dX = np.empty((0, 1, I), dt)
+    losses = np.empty(max(parts, 1), dt)
+    counts = np.empty(max(parts, 1), np.int64)
     for start in range(0, N, batch_size):
         stop = min(start + batch_size, N)
         B = stop - start
+        S = min(parts, B) if not drop else 1
+        Bm = -(-B // S)
         idx = order[start:stop]
         lens = np.empty(B, np.int64)
         maxlen = 0
@@ -507,61 +655,56 @@ def _train_epoch(theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hy
             lens[j] = lengths[idx[j]]
             maxlen = max(maxlen, lens[j])
         Tw = min(bptt, maxlen)
-        ws = _workspace(Tw, B, cfg, theta, drop)
-        Xw_full = np.empty(Tw * B * I, dt)
-        Yw_full = np.empty((Tw if mode == 0 else 1) * B * D, dt)
-        Yw1 = _v3(Yw_full, 0, 1, B, D)
-        if mode == 1:
-            for j in range(B):
-                Yw1[0, j] = Y[idx[j], 0]
-        hcar = np.zeros((LD, B, H), dt)
-        ccar = np.zeros((LD, B, H), dt)
-        dh0 = np.empty((LD, B, H), dt)
-        dc0 = np.empty((LD, B, H), dt)
+        ws_len = _ws_offsets(Tw, Bm, cfg, drop)[-1]
+        offs_all = np.empty((S, _DZERO + 2), np.int64)
+        for q in range(S):
+            offs_all[q] = _ws_offsets(Tw, _part_rows(q, S, B)[1], cfg, drop)
+        ws_all = spare[:S * ws_len] if spare.shape[0] >= S * ws_len else np.empty(S * ws_len, dt)
+        Xw_all = np.empty((S, Tw * Bm * I), dt)
+        Yw_all = np.empty((S, (Tw if mode == 0 else 1) * Bm * D), dt)
+        lw_all = np.empty((S, Bm), np.int64)
+        hcar_all = np.empty((S, LD * Bm * H), dt)
+        ccar_all = np.empty((S, LD * Bm * H), dt)
+        dh0_all = np.empty((S, LD * Bm * H), dt)
+        dc0_all = np.empty((S, LD * Bm * H), dt)
+        gparts = np.empty((S if S > 1 else 0, P), dt)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
-            Xw = _v3(Xw_full, 0, T, B, I)
-            for t in range(T):
-                for j in range(B):
-                    if t0 + t < lens[j]:
-                        Xw[t, j] = X[idx[j], t0 + t]
-                    else:  # padding is never read: it may hold anything, even NaN
-                        Xw[t, j] = 0
-            if mode == 0:
-                Yw = _v3(Yw_full, 0, T, B, D)
-                for t in range(T):
-                    for j in range(B):
-                        Yw[t, j] = Y[idx[j], t0 + t]
+            if S == 1:
+                # int64 arguments, not literals: the same compiled _window_part as the parallel path
+                loss_sum, cnt = _window_part(np.int64(0), np.int64(S), theta, off, cfg, pdrop, X, Y, idx,
+                                             lens, offs_all, t0, T, carry, Xw_all, Yw_all, lw_all, ws_all,
+                                             ws_len, hcar_all, ccar_all, dh0_all, dc0_all, grad, dX,
+                                             np.int64(0))
             else:
-                Yw = Yw1
-            lw = np.empty(B, np.int64)
-            for j in range(B):
-                lw[j] = min(max(lens[j] - t0, 0), T)
-            if not carry:
-                hcar[:] = 0
-                ccar[:] = 0
-            _set_state(ws, cfg, T, B, hcar, ccar, True)
-            if drop:
-                _draw_masks(ws, cfg, T, B, pdrop)
-            _forward(theta, off, cfg, Xw, lw, ws, drop)
-            R = T if mode == 0 else 1
-            loss_sum, cnt = head_loss(cfg[LOSS], mode, _v3(_r(ws, _LOGITS), 0, R, B, K), Yw, lens, t0, T,
-                                      _v3(_r(ws, _DLOGITS), 0, R, B, K))
+                norm = _window_count(mode, lens, t0, T)
+                _window_parts(S, theta, off, cfg, X, Y, idx, lens, offs_all, t0, T, carry, Xw_all, Yw_all,
+                              lw_all, ws_all, ws_len, hcar_all, ccar_all, dh0_all, dc0_all, gparts, dX,
+                              max(norm, 1), losses, counts)
+                loss_sum = losses[0]
+                cnt = counts[0]
+                for q in range(1, S):
+                    loss_sum += losses[q]
+                    cnt += counts[q]
+                if cnt > 0:
+                    for i in range(P):
+                        acc = gparts[0, i]
+                        for q in range(1, S):
+                            acc += gparts[q, i]
+                        grad[i] = acc
             if not np.isfinite(loss_sum):
                 return total, count_all, n_up, 1
             if cnt > 0:
-                _backward(theta, off, cfg, Xw, lw, ws, drop, grad, dh0, dc0, dX)
                 apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
                 window_losses[n_up] = loss_sum / cnt
                 n_up += 1
                 total += loss_sum
                 count_all += cnt
-            _get_state(ws, cfg, T, B, hcar, ccar)
     return total, count_all, n_up, 0
 
 
 @njit(**JIT_OPTIONS)
-def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # pragma: no cover
+def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq, spare):  # pragma: no cover
     """Head outputs (raw) of every sequence of ``X`` (N, T, I), in row chunks; no dropout.
 
     ``out`` is (N, T, K) for per-step output or (N, 1, K) for last-step output;
@@ -580,7 +723,7 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
         for j in range(B):
             maxlen = max(maxlen, lengths[start + j])
         T = max(maxlen, 1)
-        ws = _workspace(T, B, cfg, theta, False)
+        ws = _workspace(T, B, cfg, theta, False, spare)
         Xw = np.empty((T, B, I), dt)
         for t in range(T):
             for j in range(B):
@@ -612,6 +755,21 @@ def _predict(theta, off, cfg, X, lengths, h0, c0, chunk, out, hT, cT, hseq):  # 
 
 
 # --------------------------------------------------------------------------- Python side
+_BLAS_CONTROLLER = []
+
+
+def _blas_threads(uses_blas):
+    """Context limiting BLAS to :data:`rnnkit._config.BLAS_THREADS` threads when ``uses_blas``."""
+    if not uses_blas or _config.BLAS_THREADS is None:
+        return contextlib.nullcontext()
+    if not _BLAS_CONTROLLER:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls: loaded before looking)
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    return _BLAS_CONTROLLER[0].limit(limits=_config.BLAS_THREADS, user_api="blas")
+
+
 class Network:
     """Stacked recurrent layers and a dense head, described over a flat parameter vector.
 
@@ -790,6 +948,39 @@ class Network:
             if name.startswith("weight"):
                 self.decay_mask_[self.offsets[k]:self.offsets[k + 1]] = 1.0
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_spare", None)  # scratch memory, not part of the model
+        state.pop("_decay_cast", None)
+        return state
+
+    def _spare_buffer(self, n, dtype):
+        """A flat scratch array of at least ``n`` elements kept between calls (empty when too big)."""
+        if n > _config.MAX_KEPT_WORKSPACE:
+            return np.empty(0, dtype)
+        buf = self.__dict__.get("_spare")
+        if buf is None or buf.dtype != dtype or buf.shape[0] < n:
+            buf = np.empty(n, dtype)
+            self._spare = buf
+        return buf
+
+    def _uses_blas(self, batch):
+        """Whether the per-step recurrent products of ``batch`` rows go to BLAS."""
+        return batch * self.n_gates * self.hidden_size * self.hidden_size >= BLAS_MIN_WORK
+
+    def _parts(self, batch):
+        """Groups of rows a training batch is cut into, run in parallel (see :func:`_train_epoch`).
+
+        Only with single-threaded BLAS (never both kinds of threads at once),
+        without dropout (its masks come from numba's generator), and when each
+        part's per-step products still go to BLAS. Does not depend on the
+        number of cores, so results do not either.
+        """
+        if (_config.TRAIN_PARTS > 1 and _config.BLAS_THREADS == 1 and self.dropout == 0
+                and self._uses_blas(batch // _config.TRAIN_PARTS)):
+            return int(_config.TRAIN_PARTS)
+        return 1
+
     @property
     def has_cell_state(self):
         """Whether the cell carries a cell state ``c`` besides ``h`` (LSTM)."""
@@ -851,6 +1042,14 @@ class Network:
                 c[name][:2 * H] = 1.0
                 c[hh][:2 * H] = 0.0
         return theta
+
+    def _decay_mask(self, dtype):
+        """:attr:`decay_mask_` in ``dtype``, converted once."""
+        cached = self.__dict__.get("_decay_cast")
+        if cached is None or cached.dtype != dtype or cached.shape != self.decay_mask_.shape:
+            cached = self.decay_mask_.astype(dtype)
+            self._decay_cast = cached
+        return cached
 
     def coefs(self, theta):
         """Named views (PyTorch names, shapes and gate order) into ``theta``.
@@ -1010,8 +1209,9 @@ class Network:
         hT = np.empty(shape, dt)
         cT = np.zeros(shape, dt)
         dX = np.zeros((T if input_grad else 0, N, I), dt)
-        loss, _ = _loss_and_grad(theta, self._off, self.cfg, self.dropout, seed, Xt, lengths, Yt,
-                                 h0, c0, grad, dh0, dc0, dX, hT, cT)
+        with _blas_threads(self._uses_blas(N)):
+            loss, _ = _loss_and_grad(theta, self._off, self.cfg, self.dropout, seed, Xt, lengths, Yt,
+                                     h0, c0, grad, dh0, dc0, dX, hT, cT)
         out = {"grad": grad, "dh0": dh0, "dc0": dc0, "hT": hT, "cT": cT}
         if input_grad:
             out["dX"] = dX.transpose(1, 0, 2)
@@ -1067,11 +1267,17 @@ class Network:
         n_windows = -(-N // batch_size) * -(-T // bptt)
         window_losses = np.empty(n_windows)
         grad = np.empty_like(theta)
-        decay = self.decay_mask_.astype(theta.dtype)
-        total, count, n_up, status = _train_epoch(
-            theta, grad, self._off, self.cfg, self.dropout, int(seed), optimizer.code, optimizer.state,
-            optimizer.step, optimizer.hyper, decay, X, np.ascontiguousarray(lengths, dtype=np.int64), Y,
-            order, batch_size, bptt, bool(carry), window_losses)
+        decay = self._decay_mask(theta.dtype)
+        uses_blas = self._uses_blas(batch_size)
+        parts = self._parts(batch_size)
+        spare = self._spare_buffer(parts * int(_workspace_size(
+            min(bptt, T), -(-batch_size // parts), self.cfg, self.dropout > 0)), theta.dtype)
+        with _blas_threads(uses_blas):
+            total, count, n_up, status = _train_epoch(
+                theta, grad, self._off, self.cfg, self.dropout, int(seed), optimizer.code,
+                optimizer.state, optimizer.step, optimizer.hyper, decay, X,
+                np.ascontiguousarray(lengths, dtype=np.int64), Y, order, batch_size, bptt, bool(carry),
+                window_losses, spare, parts)
         mean = total / count if count else float("nan")
         return float(mean), window_losses[:n_up].copy(), int(status)
 
@@ -1111,8 +1317,13 @@ class Network:
         hT = np.empty(shape, dt)
         cT = np.zeros(shape, dt)
         hseq = np.zeros((N, T, DH) if hidden_states else (0, T, DH), dt)
-        _predict(theta, self._off, self.cfg, X, np.ascontiguousarray(lengths, dtype=np.int64),
-                 self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"), int(chunk), out, hT, cT, hseq)
+        chunk = int(chunk)
+        B = max(min(chunk, N), 1)
+        spare = self._spare_buffer(int(_workspace_size(max(T, 1), B, self.cfg, False)), dt)
+        with _blas_threads(self._uses_blas(B)):
+            _predict(theta, self._off, self.cfg, X, np.ascontiguousarray(lengths, dtype=np.int64),
+                     self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"), chunk, out, hT, cT, hseq,
+                     spare)
         res = {"out": out if self.output == "sequence" else out[:, 0], "hT": hT, "cT": cT}
         if hidden_states:
             res["hseq"] = hseq

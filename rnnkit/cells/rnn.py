@@ -51,26 +51,24 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache):  #
     zero = xp.dtype.type(0)
     has_bias = b_hh.shape[0] > 0
     gh = np.empty((B, H), xp.dtype)
+    # scalar indexing, no row views (their reference counting dominates at small H)
     for t in range(T):
-        hprev = hs[t]
-        mm_nt(hprev, W_hh, gh, False)
+        mm_nt(hs[t], W_hh, gh, False)
         for b in range(B):
-            out = hs[t + 1, b]
             if t >= lengths[b]:
-                out[:] = hprev[b]
+                for j in range(H):
+                    hs[t + 1, b, j] = hs[t, b, j]
                 continue
-            x = xp[t, b]
-            g = gh[b]
             if has_bias:
                 for j in range(H):
-                    g[j] += b_hh[j]
+                    gh[b, j] += b_hh[j]
             if act == 0:
                 for j in range(H):
-                    out[j] = tanh(x[j] + g[j])
+                    hs[t + 1, b, j] = tanh(xp[t, b, j] + gh[b, j])
             else:
                 for j in range(H):
-                    a = x[j] + g[j]
-                    out[j] = a if a > zero else zero
+                    a = xp[t, b, j] + gh[b, j]
+                    hs[t + 1, b, j] = a if a > zero else zero
 
 
 @njit(**JIT_OPTIONS)
@@ -128,26 +126,26 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
     for t in range(T - 1, -1, -1):
         da = dpre_ih[t]
         for b in range(B):
-            d = dh[b]
-            o = dhs[t, b]
             for j in range(H):
-                d[j] += o[j]
-            row = da[b]
+                dh[b, j] += dhs[t, b, j]
             if t >= lengths[b]:
-                row[:] = zero
+                for j in range(H):
+                    da[b, j] = zero
                 continue
-            h = hs[t + 1, b]
             if act == 0:
                 for j in range(H):
-                    row[j] = d[j] * (one - h[j] * h[j])
+                    h = hs[t + 1, b, j]
+                    da[b, j] = dh[b, j] * (one - h * h)
             else:
                 for j in range(H):
-                    row[j] = d[j] if h[j] > zero else zero
+                    da[b, j] = dh[b, j] if hs[t + 1, b, j] > zero else zero
             if ln:
                 cb = cache[t, b]
+                row = da[b]
                 ln_backward(row, lnp[:H], cb[:H], cb[H], row, glnp[:H], glnp[H:])
         # masked rows keep their running gradient; valid rows get da @ W_hh
         for b in range(B):
             if t < lengths[b]:
-                dh[b, :] = zero
+                for j in range(H):
+                    dh[b, j] = zero
         mm_nn(da, W_hh, dh, True)
