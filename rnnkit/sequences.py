@@ -181,8 +181,11 @@ or list of array-like of shape (n_timesteps_i, n_features) or (n_timesteps_i,)
                          "list of 2-D arrays (n_timesteps_i, n_features). Reshape your data either using "
                          "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
                          "if it contains a single sample.")
-    X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False, ensure_min_samples=1,
-                    ensure_min_features=1, input_name=name)
+    if X.dtype.kind in "fiub" and X.shape[0] > 0 and X.shape[1] > 0:
+        X = X.astype(dtype, copy=False)  # plain numeric array: check_array's generality costs a stream's time
+    else:
+        X = check_array(X, dtype=dtype, allow_nd=True, ensure_all_finite=False, ensure_min_samples=1,
+                        ensure_min_features=1, input_name=name)
     _check_finite(X, name)
     if X.ndim == 2:
         X = X[:, :, None]

@@ -188,23 +188,20 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             if Y.ndim != 2:
                 raise ValueError(f"y has per-step targets of shape {Y.shape[2:]}; per-step class labels "
                                  "are one label per time step")
-            labels = Y[mask]
-        # one pass of np.unique serves the checks and the encoding (this runs every partial_fit)
-        uniq, inverse = _unique_inverse(labels)
-        if uniq.dtype.kind not in "iub":  # integer labels are always valid classes
-            check_classification_targets(uniq)
-        if first:
-            self.classes_ = uniq if classes is None else np.unique(np.asarray(classes))
-        elif classes is not None and not np.array_equal(self.classes_, np.unique(classes)):
+            labels = Y.reshape(-1) if mask.all() else Y[mask]
+        if not first and classes is not None and not np.array_equal(self.classes_, np.unique(classes)):
             raise ValueError(f"classes={list(np.unique(classes))} differs from the classes of the first "
                              f"call to partial_fit, {list(self.classes_)}")
-        pos = np.searchsorted(self.classes_, uniq)
-        seen = (pos < len(self.classes_)) & (self.classes_[np.minimum(pos, len(self.classes_) - 1)] == uniq)
-        if not seen.all():
-            raise ValueError(f"y contains labels {uniq[~seen].tolist()} not in classes_ "
-                             f"{self.classes_.tolist()}; pass every label with classes= on the first call to "
-                             "partial_fit")
-        codes = pos[inverse.reshape(-1)]
+        known = self.classes_ if not first else None if classes is None else np.unique(np.asarray(classes))
+        if (known is not None and known.dtype.kind in "iu" and labels.dtype.kind in "iu" and labels.size
+                and known[0] == 0 and known[-1] == len(known) - 1
+                and labels.min() >= 0 and labels.max() < len(known)):
+            # classes 0..K-1 (sorted and unique, so exactly arange(K)): labels are their own codes;
+            # this keeps every partial_fit of a long stream cheap
+            self.classes_ = known
+            codes = labels.astype(np.int64, copy=False)
+        else:
+            codes = self._encode_generic(labels, first, classes)
         if self.output == "last":
             return codes
         if mask.all():
@@ -212,6 +209,21 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         padded = np.zeros(mask.shape, dtype=codes.dtype)
         padded[mask] = codes
         return padded
+
+    def _encode_generic(self, labels, first, classes):
+        # one pass of np.unique serves the checks and the encoding
+        uniq, inverse = _unique_inverse(labels)
+        if uniq.dtype.kind not in "iub":  # integer labels are always valid classes
+            check_classification_targets(uniq)
+        if first:
+            self.classes_ = uniq if classes is None else np.unique(np.asarray(classes))
+        pos = np.searchsorted(self.classes_, uniq)
+        seen = (pos < len(self.classes_)) & (self.classes_[np.minimum(pos, len(self.classes_) - 1)] == uniq)
+        if not seen.all():
+            raise ValueError(f"y contains labels {uniq[~seen].tolist()} not in classes_ "
+                             f"{self.classes_.tolist()}; pass every label with classes= on the first call to "
+                             "partial_fit")
+        return pos[inverse.reshape(-1)]
 
     def _predict_from_out(self, out):
         return self.classes_[out.argmax(axis=-1)]
