@@ -87,6 +87,18 @@ def echo_data(seed=0, dtype=np.float32):
     return np.ascontiguousarray(X[:, :T]), np.ascontiguousarray(y[:, :T])
 
 
+def _time_calls(fn, n_repeats, n_warmup=1):
+    """Wall-clock seconds of ``n_repeats`` calls of ``fn`` after ``n_warmup`` untimed ones."""
+    for _ in range(n_warmup):
+        fn()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
     """Time training epochs of the echo tutorial with rnnkit.
 
@@ -123,13 +135,7 @@ def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
         assert status == 0 and losses.shape[0] == X.shape[1] // ECHO_WINDOW
         return losses
 
-    epoch()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - start)
-    return times
+    return _time_calls(epoch, n_repeats)
 
 
 def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_classes=10,
@@ -193,14 +199,7 @@ def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, b
         _, losses, status = net.train_epoch(theta, opt, X, lengths, Y, batch_size=batch)
         assert status == 0 and losses.shape[0] == 1
 
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
+    return _time_calls(step, n_repeats, n_warmup=3)
 
 
 def bench_lstm2bi_step(n_repeats=20, seed=0):
@@ -223,17 +222,6 @@ def bench_lstm2bi_step(n_repeats=20, seed=0):
         Wall-clock time of each timed training step, in seconds.
     """
     return bench_lstm_step(n_repeats=n_repeats, seed=seed, num_layers=2, bidirectional=True)
-
-
-def _time_calls(fn, n_repeats, n_warmup=1):
-    for _ in range(n_warmup):
-        fn()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def bench_echo_estimator(n_repeats=7, seed=0):
