@@ -239,8 +239,9 @@ def test_partial_fit_classes_and_unseen_labels():
 
 
 def test_early_stopping_keeps_the_best_weights(monkeypatch):
-    import rnnkit.estimators._base as base
     from sklearn.model_selection import train_test_split
+
+    import rnnkit.estimators._base as base
 
     splits = []
 
@@ -400,7 +401,7 @@ def test_bidirectional_two_layers_variable_lengths_equal_each_alone(cell, extra)
     states, h_n, c_n = clf.hidden_states(seqs)
     assert h_n.shape == (4, 4, 8) and [s.shape for s in states] == [(len(s), 16) for s in seqs]
     assert (c_n is not None) == (cell == "lstm")
-    for i, s in enumerate(seqs):  # top layer: forward half ends at the last step, reverse at the first
+    for i in range(len(seqs)):  # top layer: forward half ends at the last step, reverse at the first
         np.testing.assert_allclose(states[i][-1, :8], h_n[2, i], rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(states[i][0, 8:], h_n[3, i], rtol=1e-6, atol=1e-7)
     names = set(clf.coefs_)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from naive import central_differences as fd
 
 from rnnkit._numeric import TANH32_CLAMP, _tanh32_py
 from rnnkit.network import Network
@@ -120,28 +121,14 @@ def test_gradient_finite_differences(cell, act, bias, loss, output, N, T, I, H, 
     net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, act, bias, loss, output, N, T, I, H, K)
     if cell == "rnn" and act == "relu":
         assume(_min_relu_margin(net, theta, X, lengths, h0) > 1e-4)
-    eps = 1e-6
     _, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
 
     def f(th=theta, x=X, a=h0, c=c0):
         return net.loss_and_grad(th, x, lengths, Y, a, c)[0]
 
-    def numeric(arr, fn):
-        g = np.zeros(arr.size)
-        flat = arr.reshape(-1)
-        for i in range(arr.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = fn()
-            flat[i] = old - eps
-            down = fn()
-            flat[i] = old
-            g[i] = (up - down) / (2 * eps)
-        return g.reshape(arr.shape)
-
-    checks = [(out["grad"], numeric(theta, f)), (out["dX"], numeric(X, f)), (out["dh0"], numeric(h0, f))]
+    checks = [(out["grad"], fd(theta, f)), (out["dX"], fd(X, f)), (out["dh0"], fd(h0, f))]
     if cell == "lstm":
-        checks.append((out["dc0"], numeric(c0, f)))
+        checks.append((out["dc0"], fd(c0, f)))
     for analytic, num in checks:
         np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7)
 

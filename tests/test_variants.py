@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import central_differences as fd
 
 from rnnkit.network import Network
 from rnnkit.optim import Optimizer
@@ -102,20 +103,6 @@ def test_matches_naive(combo, dtype, rtol):
 
 
 # ----------------------------------------------------------------------------- gradients
-def _numeric(arr, fn, eps=1e-6):
-    g = np.zeros(arr.size)
-    flat = arr.reshape(-1)
-    for i in range(arr.size):
-        old = flat[i]
-        flat[i] = old + eps
-        up = fn()
-        flat[i] = old - eps
-        down = fn()
-        flat[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g.reshape(arr.shape)
-
-
 @pytest.mark.parametrize("combo", COMBOS, ids=IDS)
 @settings(max_examples=FD_EXAMPLES)
 @given(N=st.integers(1, 3), T=st.integers(1, 5), I=st.integers(1, 3), H=st.integers(1, 4),
@@ -130,10 +117,10 @@ def test_gradient_finite_differences(combo, N, T, I, H, K, loss, seed):
     def f():
         return net.loss_and_grad(theta, X, lengths, Y, h0, c0, dropout_seed=seed)[0]
 
-    checks = [("grad", out["grad"], _numeric(theta, f)), ("dX", out["dX"], _numeric(X, f)),
-              ("dh0", out["dh0"], _numeric(h0, f))]
+    checks = [("grad", out["grad"], fd(theta, f)), ("dX", out["dX"], fd(X, f)),
+              ("dh0", out["dh0"], fd(h0, f))]
     if net.has_cell_state:
-        checks.append(("dc0", out["dc0"], _numeric(c0, f)))
+        checks.append(("dc0", out["dc0"], fd(c0, f)))
     for what, analytic, num in checks:
         np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7, err_msg=what)
 
