@@ -1,9 +1,12 @@
-"""Tunables shared by every compiled kernel.
+"""Compile-time constants of the kernels, and the runtime settings (:func:`config_context`).
 
-Kernels read these module-level constants when they are compiled, so changing
-one requires a fresh process (and invalidates numba's on-disk cache only when
-this file changes).
+The constants are read by the kernels when they are compiled: changing one
+requires a fresh process (and invalidates numba's on-disk cache only when this
+file changes). The runtime settings are read at each call.
 """
+
+import contextlib
+import threading
 
 #: Options passed to every ``numba.njit`` kernel. ``cache=True`` writes compiled
 #: code to ``__pycache__`` so a second process does not compile again.
@@ -17,29 +20,123 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 #: Matrix products with fewer multiply-adds than this run as compiled loops;
 #: larger ones call BLAS (through ``np.dot``). Tiny models (the echo tutorial's
 #: hidden size 4) spend far less time in loops than in BLAS call overhead.
+#: Read through :func:`rnnkit.backends.cpu.linalg.uses_blas` only.
 BLAS_MIN_WORK = 4096
 
-#: BLAS threads while a compiled call whose per-step recurrent products are
-#: large enough for BLAS runs (``None``: leave BLAS's own setting). Those
-#: products alternate with element-wise gate loops at every time step; a
-#: multithreaded BLAS puts its helper threads to sleep between the calls and
-#: waits for them to wake at the next one, which made an LSTM-128 step 2-10x
-#: slower (worst on a busy machine) than one thread.
-BLAS_THREADS = 1
 
-#: A workspace kept on a :class:`~rnnkit.network.Network` between calls is at
-#: most this many elements; larger ones are allocated per call.
-MAX_KEPT_WORKSPACE = 1 << 24
+def _default_threads():
+    from numba import config
 
-#: A training batch whose per-step products go to BLAS even after being cut
-#: in this many groups of rows (and without dropout) runs those groups'
-#: forward and backward passes in parallel (numba's ``prange``, with BLAS
-#: single-threaded: never both kinds of threads at once), summing their
-#: gradients in a fixed order, so results do not depend on the number of cores.
-#: Only with ``BLAS_THREADS == 1``; 1 turns it off. Costs about 30 s more
-#: compilation per precision (once, cached on disk). The parallel region uses
-#: numba's threading layer: with the GNU OpenMP layer, a process forked
-#: (``multiprocessing``'s "fork") after such a call must not train in parallel
-#: itself; with the "workqueue" layer, two Python threads must not train large
-#: models at the same time. Set 1 where either matters.
-TRAIN_PARTS = 2
+    return int(config.NUMBA_NUM_THREADS)
+
+
+_DEFAULTS = {
+    # threads running the parts of a split batch at once (numba's thread count)
+    "n_threads": None,
+    # parts a large training batch is cut into (fixed: results do not depend on n_threads)
+    "train_parts": 2,
+    # BLAS threads while a compiled call whose products reach BLAS runs (None: BLAS's own)
+    "blas_threads": 1,
+    # largest workspace (elements) a network keeps between calls
+    "max_kept_workspace": 1 << 24,
+}
+_local = threading.local()
+
+
+def _settings():
+    if not hasattr(_local, "settings"):
+        _local.settings = dict(_GLOBAL)
+    return _local.settings
+
+
+_GLOBAL = dict(_DEFAULTS)
+
+
+def get_config():
+    """The current runtime settings (see :func:`set_config`).
+
+    Returns
+    -------
+    dict
+        A copy: ``n_threads``, ``train_parts``, ``blas_threads``,
+        ``max_kept_workspace``. ``n_threads`` is resolved (numba's thread
+        count, ``NUMBA_NUM_THREADS``, when not set).
+
+    Examples
+    --------
+    >>> import rnnkit
+    >>> rnnkit.get_config()["train_parts"]
+    2
+    """
+    cfg = dict(_settings())
+    if cfg["n_threads"] is None:
+        cfg["n_threads"] = _default_threads()
+    return cfg
+
+
+def set_config(n_threads=None, train_parts=None, blas_threads=None, max_kept_workspace=None):
+    """Change runtime settings for the calling thread (arguments left as None keep their value).
+
+    Parameters
+    ----------
+    n_threads : int, default=None
+        Threads that run the parts of a split training batch at once; by
+        default numba's thread count (``NUMBA_NUM_THREADS``, the machine's
+        cores). Does not change results.
+    train_parts : int, default=None
+        Parts a training batch whose per-step products go to BLAS even after
+        the cut (and without dropout) is cut into; each part's forward and
+        backward passes run on one of ``n_threads`` threads and their
+        gradients are summed in a fixed order. Results depend on this number
+        (the order of floating-point sums), never on ``n_threads``; 1 turns
+        the split off. Default 2.
+    blas_threads : int or "default", default=None
+        BLAS threads while a compiled call whose products reach BLAS runs
+        (1 by default: BLAS helper threads sleeping between the per-step
+        products made an LSTM-128 step 2-10x slower); ``"default"`` leaves
+        BLAS's own setting.
+    max_kept_workspace : int, default=None
+        Largest scratch buffer (elements) a network keeps between calls.
+    """
+    s = _settings()
+    for name, value in (("n_threads", n_threads), ("train_parts", train_parts),
+                        ("max_kept_workspace", max_kept_workspace)):
+        if value is not None:
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            s[name] = int(value)
+    if blas_threads is not None:
+        if blas_threads == "default":
+            s["blas_threads"] = None
+        elif isinstance(blas_threads, bool) or int(blas_threads) != blas_threads or blas_threads < 1:
+            raise ValueError(f"blas_threads must be a positive integer or 'default', got {blas_threads!r}")
+        else:
+            s["blas_threads"] = int(blas_threads)
+
+
+@contextlib.contextmanager
+def config_context(**settings):
+    """Runtime settings inside a ``with`` block (as :func:`sklearn.config_context`).
+
+    Parameters
+    ----------
+    **settings
+        Keyword arguments of :func:`set_config`.
+
+    Examples
+    --------
+    >>> import rnnkit
+    >>> with rnnkit.config_context(train_parts=1):
+    ...     rnnkit.get_config()["train_parts"]
+    1
+    >>> rnnkit.get_config()["train_parts"]
+    2
+    """
+    old = dict(_settings())
+    try:
+        set_config(**settings)
+        yield
+    finally:
+        _settings().clear()
+        _settings().update(old)
+

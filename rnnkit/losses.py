@@ -1,6 +1,6 @@
-"""Output activations and losses of the dense head, with their gradients.
+"""The head's losses: output activations, target encodings and the interface a new loss implements.
 
-Three losses, each paired with the output activation it is stable with:
+Three built-in losses, each paired with the output activation it is stable with:
 
 ==========================  ==========  ============================================
 name                        activation  loss of one item (one sequence or one step)
@@ -13,120 +13,174 @@ name                        activation  loss of one item (one sequence or one st
 The loss of a batch is the mean over its items: valid steps (``t < length``)
 for per-step output, each sequence's last valid step for last-step output.
 ``squared_error`` follows scikit-learn's ``MLPRegressor`` (half the mean
-squared error).
+squared error). The backends compute the built-in losses inside their
+compiled loops (codes :data:`LOSSES`).
+
+Any other loss is a :class:`Loss` whose :meth:`Loss.value_and_grad` the
+engine calls on the head's outputs of each window, then runs the compiled
+backward pass on the gradient it returns. Its ``level`` says what an item is:
+``"step"`` (each valid step or each sequence's last step, as the built-ins)
+or ``"sequence"``: one item per sequence over all its steps and its own
+label sequence (as CTC), for which every window holds whole sequences.
 """
 
 import numpy as np
-from numba import njit
 
-from ._config import JIT_OPTIONS
-
-#: loss name -> integer code used by the kernels
+#: built-in loss name -> its code inside the kernels
 LOSSES = {"cross_entropy": 0, "binary_cross_entropy": 1, "squared_error": 2}
 
 #: output mode name -> code: one target per valid step, or per sequence
 OUTPUT_MODES = {"sequence": 0, "last": 1}
 
-__all__ = ["LOSSES", "OUTPUT_MODES", "item_loss", "head_loss", "activate"]
+__all__ = ["LOSSES", "OUTPUT_MODES", "Loss", "get_loss", "activate"]
 
 
-@njit(**JIT_OPTIONS)
-def item_loss(loss, Z, Yt, dZ, t, b, weight):  # pragma: no cover - compiled
-    """Loss of the item ``(t, b)``: logits ``Z[t, b]`` (K,), target row ``Yt[t, b]``.
+class Loss:
+    """The head's loss: subclass it to define a loss the engine computes outside its kernels.
 
-    Writes ``weight * dloss/dz`` into ``dZ[t, b]`` and returns the (unweighted)
-    loss. For cross-entropy ``Yt[t, b, 0]`` is the class index. Scalar
-    indexing into the (T, B, K) arrays, no row views: for the tiny heads of
-    streaming models the reference counting of a view costs more than the loss.
+    Attributes
+    ----------
+    name : str
+        Name shown in messages (and ``Network.loss``).
+    code : int
+        Code of a built-in loss inside the kernels; ``-1`` (the default) for a
+        loss computed by :meth:`value_and_grad`.
+    level : {"step", "sequence"}
+        ``"step"``: one item per valid step (per-step output) or per sequence's
+        last step; ``"sequence"``: one item per sequence, computed from all its
+        per-step outputs at once (needs ``output="sequence"`` and windows that
+        hold whole sequences, i.e. no truncated BPTT).
+
+    Examples
+    --------
+    A loss that pulls the sum of each sequence's per-step outputs towards a
+    per-sequence target (one item per sequence):
+
+    >>> import numpy as np
+    >>> from rnnkit.losses import Loss
+    >>> class SumLoss(Loss):
+    ...     name, level = "sum", "sequence"
+    ...     def value_and_grad(self, logits, targets, lengths):
+    ...         mask = np.arange(logits.shape[1])[None, :] < lengths[:, None]
+    ...         r = (logits * mask[..., None]).sum(axis=1) - targets[:, 0]
+    ...         return 0.5 * float((r ** 2).sum()), len(lengths), r[:, None, :] * mask[..., None]
+    >>> from rnnkit.network import Network
+    >>> net = Network("gru", input_size=1, hidden_size=2, output_size=1, loss=SumLoss())
+    >>> net.loss
+    'sum'
     """
-    K = Z.shape[2]
-    zero = Z.dtype.type(0)
-    one = Z.dtype.type(1)
-    half = Z.dtype.type(0.5)
-    if loss == 0:
-        m = Z[t, b, 0]
-        for k in range(1, K):
-            if Z[t, b, k] > m:
-                m = Z[t, b, k]
-        s = zero
-        for k in range(K):
-            e = np.exp(Z[t, b, k] - m)
-            dZ[t, b, k] = e
-            s += e
-        c = int(Yt[t, b, 0])
-        out = m + np.log(s) - Z[t, b, c]
-        inv = weight / s
-        for k in range(K):
-            dZ[t, b, k] *= inv
-        dZ[t, b, c] -= weight
-        return out
-    inv_k = one / K
-    total = zero
-    if loss == 1:
-        for k in range(K):
-            zk = Z[t, b, k]
-            yk = Yt[t, b, k]
-            az = zk if zk > zero else -zk
-            total += (zk if zk > zero else zero) - zk * yk + np.log1p(np.exp(-az))
-            if zk >= zero:
-                p = one / (one + np.exp(-zk))
-            else:
-                e = np.exp(zk)
-                p = e / (one + e)
-            dZ[t, b, k] = weight * inv_k * (p - yk)
-        return total * inv_k
-    for k in range(K):
-        r = Z[t, b, k] - Yt[t, b, k]
-        total += r * r
-        dZ[t, b, k] = weight * inv_k * r
-    return half * total * inv_k
+
+    name = "custom"
+    code = -1
+    level = "step"
+
+    def encode(self, Y, output, dtype):
+        """Targets as the float array ``(N, Ty, D)`` the engine hands back in :meth:`value_and_grad`.
+
+        Parameters
+        ----------
+        Y : array-like
+            ``(N, T[, D])`` per-step targets, or ``(N[, D])`` per sequence.
+        output : {"sequence", "last"}
+            The network's output mode.
+        dtype : dtype
+            Precision of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (N, Ty, D)
+        """
+        Y = np.asarray(Y, dtype=dtype)
+        if Y.ndim == 1 or (Y.ndim == 2 and (output == "last" or self.level == "sequence")):
+            Y = Y.reshape(Y.shape[0], 1, -1)
+        return np.ascontiguousarray(Y)
+
+    def activate(self, logits):
+        """Output activation applied to raw head outputs for predictions (identity by default)."""
+        return np.asarray(logits)
+
+    def value_and_grad(self, logits, targets, lengths):
+        """Sum of the items' losses of a window, their count, and the gradient of that sum.
+
+        Parameters
+        ----------
+        logits : ndarray of shape (B, T, K) or (B, 1, K)
+            Head outputs of the window's sequences, batch-major (per step, or
+            per sequence for last-step output); rows past a sequence's length
+            are meaningless and must get a zero gradient.
+        targets : ndarray
+            The rows' encoded targets (:meth:`encode`): the window's steps for
+            ``level="step"`` per-step output, the whole row otherwise.
+        lengths : ndarray of shape (B,)
+            Valid steps of each sequence in the window.
+
+        Returns
+        -------
+        total : float
+            Sum of the item losses.
+        count : int
+            Number of items (the engine's loss is ``total / count``).
+        dlogits : ndarray shaped as ``logits``
+            Gradient of ``total`` with respect to ``logits``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement value_and_grad")
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
 
 
-@njit(**JIT_OPTIONS)
-def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):  # pragma: no cover - compiled
-    """Loss summed over the items of a time-major window, and its gradient.
+class _Builtin(Loss):
+    """A built-in loss: computed by the backends' compiled kernels (``code >= 0``)."""
 
-    Parameters (all time-major), for the window of ``T`` steps starting at
-    global step ``t0``: ``logits`` (T, B, K) per-step output, or (1, B, K)
-    last-step output (the head applied to each sequence's final features; an
-    item only when the sequence ends inside the window); ``Y`` (Ty, B, D) the
-    window's targets (``Ty == 1`` for last-step output); ``lengths`` (B,)
-    global lengths. ``dlogits`` (shaped as ``logits``) receives the gradient
-    of the *mean* item loss (zero elsewhere): the mean over ``norm`` items
-    when ``norm > 0`` (a window whose batch is split in parts, each part
-    weighted by the whole batch's count), else over this window's own items.
-    Returns ``(sum of item losses, number of items)``.
+    def __init__(self, name):
+        self.name, self.code = name, LOSSES[name]
+
+    def encode(self, Y, output, dtype):
+        Y = np.asarray(Y, dtype=dtype)
+        if self.name == "cross_entropy":
+            Y = Y[..., None]
+        if output == "last":
+            Y = Y[:, None, :]
+        return np.ascontiguousarray(Y)
+
+    def activate(self, logits):
+        logits = np.asarray(logits)
+        if self.name == "cross_entropy":
+            z = logits - logits.max(axis=-1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=-1, keepdims=True)
+        if self.name == "binary_cross_entropy":
+            from scipy.special import expit
+
+            return expit(logits)
+        return logits
+
+    def __repr__(self):
+        return f"get_loss({self.name!r})"
+
+
+_BUILTINS = {name: _Builtin(name) for name in LOSSES}
+
+
+def get_loss(loss):
+    """The :class:`Loss` for a built-in name, or ``loss`` itself when it is a :class:`Loss`.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        A key of :data:`LOSSES`, or a :class:`Loss` instance.
+
+    Returns
+    -------
+    Loss
     """
-    R, B, K = logits.shape
-    zero = logits.dtype.type(0)
-    for t in range(R):
-        for b in range(B):
-            for k in range(K):
-                dlogits[t, b, k] = zero
-    count = 0
-    for b in range(B):
-        if mode == 0:
-            hi = min(T, lengths[b] - t0)
-            if hi > 0:
-                count += hi
-        else:
-            p = lengths[b] - 1 - t0
-            if 0 <= p < T:
-                count += 1
-    total = zero
-    if count == 0:
-        return total, 0
-    w = logits.dtype.type(1) / (norm if norm > 0 else count)
-    for b in range(B):
-        if mode == 0:
-            hi = min(T, lengths[b] - t0)
-            for t in range(hi):
-                total += item_loss(loss, logits, Y, dlogits, t, b, w)
-        else:
-            p = lengths[b] - 1 - t0
-            if 0 <= p < T:
-                total += item_loss(loss, logits, Y, dlogits, 0, b, w)
-    return total, count
+    if isinstance(loss, Loss):
+        if loss.level not in ("step", "sequence"):
+            raise ValueError(f"{loss!r} has level={loss.level!r}; expected 'step' or 'sequence'")
+        return loss
+    if isinstance(loss, str) and loss in _BUILTINS:
+        return _BUILTINS[loss]
+    raise ValueError(f"loss={loss!r} is not one of {sorted(LOSSES)} nor a rnnkit.losses.Loss")
 
 
 def activate(loss, logits):
@@ -134,8 +188,8 @@ def activate(loss, logits):
 
     Parameters
     ----------
-    loss : {"cross_entropy", "binary_cross_entropy", "squared_error"}
-        Loss name.
+    loss : str or Loss
+        Loss name (or object).
     logits : ndarray of shape (..., K)
         Raw outputs of the dense head.
 
@@ -151,15 +205,6 @@ def activate(loss, logits):
     >>> activate("cross_entropy", np.array([0.0, 0.0]))
     array([0.5, 0.5])
     """
-    logits = np.asarray(logits)
-    if loss == "cross_entropy":
-        z = logits - logits.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
-    if loss == "binary_cross_entropy":
-        from scipy.special import expit
-
-        return expit(logits)
-    if loss == "squared_error":
-        return logits
-    raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+    if isinstance(loss, str) and loss not in _BUILTINS:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+    return get_loss(loss).activate(logits)

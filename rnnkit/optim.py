@@ -1,8 +1,9 @@
 """First-order optimizers on one flat parameter vector.
 
-Every update is a single compiled call, :func:`apply_update`, which in this
-order adds the L2 penalty to the gradient, clips the gradient by its global
-norm and applies the solver's rule (PyTorch's formulations):
+Every update is a single compiled call of the backend (on the CPU
+:func:`rnnkit.backends.cpu.optim.apply_update`), which in this order adds
+the L2 penalty to the gradient, clips the gradient by its global norm and
+applies the solver's rule (PyTorch's formulations):
 
 * ``"sgd"``: ``v = momentum * v + g``; ``theta -= lr * (g + momentum * v)``
   with Nesterov, else ``theta -= lr * v``;
@@ -18,93 +19,24 @@ The L2 penalty ``0.5 * alpha * ||W||**2`` covers the weight matrices only
 """
 
 import numpy as np
-from numba import njit
 
-from ._config import JIT_OPTIONS
+from .slots import (
+    HYPER_ALPHA,
+    HYPER_BETA_1,
+    HYPER_BETA_2,
+    HYPER_CLIP,
+    HYPER_EPSILON,
+    HYPER_LR,
+    HYPER_MOMENTUM,
+    HYPER_NESTEROV,
+    HYPER_RHO,
+    N_HYPER,
+)
 
 #: solver name -> integer code used by the kernels
 SOLVERS = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3}
 
-# slots of the hyper-parameter vector
-LR, MOMENTUM, NESTEROV, BETA_1, BETA_2, EPSILON, RHO, ALPHA, CLIP = range(9)
-N_HYPER = 9
-
-__all__ = ["SOLVERS", "Optimizer", "apply_update", "clip_by_global_norm"]
-
-
-@njit(**JIT_OPTIONS)
-def clip_by_global_norm(grad, max_norm):  # pragma: no cover - compiled
-    """Scale ``grad`` in place so its L2 norm is at most ``max_norm`` (> 0).
-
-    Returns the norm before clipping. ``max_norm <= 0`` disables clipping.
-    """
-    s = grad.dtype.type(0)
-    for i in range(grad.shape[0]):
-        s += grad[i] * grad[i]
-    norm = np.sqrt(s)
-    if max_norm > 0 and norm > max_norm:
-        scale = grad.dtype.type(max_norm / norm)
-        for i in range(grad.shape[0]):
-            grad[i] *= scale
-    return norm
-
-
-@njit(**JIT_OPTIONS)
-def apply_update(solver, theta, grad, state, step, hyper, decay_mask):  # pragma: no cover
-    """One optimizer step on the flat vector ``theta``, in place.
-
-    ``state`` (2, P) holds the solver's moments, ``step`` (1,) int64 the number
-    of updates so far (incremented here), ``hyper`` the float64 vector indexed
-    by the module's slot constants. ``grad`` is modified (L2, clipping).
-    Returns the gradient norm before clipping.
-    """
-    P = theta.shape[0]
-    dt = theta.dtype.type
-    alpha = dt(hyper[ALPHA])
-    if alpha != 0:
-        for i in range(P):
-            grad[i] += alpha * decay_mask[i] * theta[i]
-    norm = clip_by_global_norm(grad, hyper[CLIP])
-    step[0] += 1
-    lr = dt(hyper[LR])
-    eps = dt(hyper[EPSILON])
-    one = dt(1)
-    a = state[0]
-    v = state[1]
-    if solver == 0:
-        mu = dt(hyper[MOMENTUM])
-        if mu == 0:
-            for i in range(P):
-                theta[i] -= lr * grad[i]
-        elif hyper[NESTEROV] != 0:
-            for i in range(P):
-                a[i] = mu * a[i] + grad[i]
-                theta[i] -= lr * (grad[i] + mu * a[i])
-        else:
-            for i in range(P):
-                a[i] = mu * a[i] + grad[i]
-                theta[i] -= lr * a[i]
-    elif solver == 1:
-        for i in range(P):
-            a[i] += grad[i] * grad[i]
-            theta[i] -= lr * grad[i] / (np.sqrt(a[i]) + eps)
-    elif solver == 2:
-        rho = dt(hyper[RHO])
-        for i in range(P):
-            a[i] = rho * a[i] + (one - rho) * grad[i] * grad[i]
-            theta[i] -= lr * grad[i] / (np.sqrt(a[i]) + eps)
-    else:
-        b1 = dt(hyper[BETA_1])
-        b2 = dt(hyper[BETA_2])
-        t = step[0]
-        c1 = dt(1.0 - hyper[BETA_1] ** t)
-        c2 = dt(1.0 - hyper[BETA_2] ** t)
-        for i in range(P):
-            g = grad[i]
-            a[i] = b1 * a[i] + (one - b1) * g
-            v[i] = b2 * v[i] + (one - b2) * g * g
-            theta[i] -= lr * (a[i] / c1) / (np.sqrt(v[i] / c2) + eps)
-    return norm
+__all__ = ["SOLVERS", "Optimizer"]
 
 
 class Optimizer:
@@ -130,6 +62,8 @@ class Optimizer:
         L2 penalty on the weight matrices (entries where ``decay_mask`` is 1).
     clip_grad_norm : float or None, default=None
         Clip the gradient to this global L2 norm before the update.
+    device : str, default="cpu"
+        Backend that runs the update (see :func:`rnnkit.backends.get_backend`).
 
     Examples
     --------
@@ -155,17 +89,38 @@ class Optimizer:
         epsilon=1e-8,
         alpha=0.0,
         clip_grad_norm=None,
+        device="cpu",
     ):
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(SOLVERS)}")
         self.solver = solver
         self.hyper = np.zeros(N_HYPER)
-        self.hyper[[LR, MOMENTUM, NESTEROV, BETA_1, BETA_2, EPSILON, RHO, ALPHA]] = (
-            learning_rate, momentum, float(nesterov), beta_1, beta_2, epsilon, rho, alpha,
-        )
-        self.hyper[CLIP] = 0.0 if clip_grad_norm is None else clip_grad_norm
+        self.hyper[[HYPER_LR, HYPER_MOMENTUM, HYPER_NESTEROV, HYPER_BETA_1, HYPER_BETA_2, HYPER_EPSILON,
+                    HYPER_RHO]] = (learning_rate, momentum, float(nesterov), beta_1, beta_2, epsilon, rho)
+        self.set_penalty(alpha)
+        self.hyper[HYPER_CLIP] = 0.0 if clip_grad_norm is None else clip_grad_norm
+        self.device = device
         self.state = None
         self.step = np.zeros(1, dtype=np.int64)
+
+    @property
+    def alpha(self):
+        """float: the L2 penalty currently applied (see :meth:`set_penalty`)."""
+        return float(self.hyper[HYPER_ALPHA])
+
+    def set_penalty(self, alpha):
+        """Set the L2 penalty on the weight matrices for the following updates.
+
+        Parameters
+        ----------
+        alpha : float
+            Non-negative penalty (the estimators pass ``alpha / batch_size``,
+            scikit-learn's MLP convention).
+        """
+        alpha = float(alpha)
+        if not alpha >= 0:
+            raise ValueError(f"alpha must be non-negative, got {alpha!r}")
+        self.hyper[HYPER_ALPHA] = alpha
 
     @property
     def code(self):
@@ -202,10 +157,8 @@ class Optimizer:
         float
             Global gradient norm before clipping (after the L2 term).
         """
-        if self.state is None or self.state.shape[1] != params.shape[0]:
-            self.reset(params.shape[0], params.dtype)
+        from .backends import get_backend
+
         if decay_mask is None:
             decay_mask = np.ones_like(params)
-        return float(
-            apply_update(self.code, params, grads, self.state, self.step, self.hyper, decay_mask)
-        )
+        return get_backend(self.device).apply_update(self, params, grads, decay_mask)

@@ -372,7 +372,7 @@ def test_second_process_does_not_compile_again(tmp_path):
         import warnings
         import numpy as np
         from rnnkit import RNNClassifier
-        from rnnkit.network import _train_epoch
+        from rnnkit.backends.cpu.loops import train_epoch as _train_epoch
         warnings.simplefilter("ignore")
         X = np.random.RandomState(0).normal(size=(10, 4, 2)).astype(np.float32)
         RNNClassifier(cell="gru", hidden_size=3, max_iter=1).fit(X, np.arange(10) % 2)

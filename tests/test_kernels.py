@@ -9,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from naive import central_differences as fd
 
-from rnnkit._numeric import TANH32_CLAMP, _tanh32_py
+from rnnkit.backends.cpu.numeric import TANH32_CLAMP, _tanh32_py
 from rnnkit.network import Network
 
 CELLS = ["rnn", "lstm", "gru"]

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from rnnkit.network import Network
-from rnnkit.optim import SOLVERS, Optimizer, clip_by_global_norm
+from rnnkit.backends.cpu.optim import clip_by_global_norm
+from rnnkit.optim import SOLVERS, Optimizer
 
 EPS = 1e-8  # default epsilon of the adaptive solvers
 

@@ -1,20 +1,22 @@
 """Recurrent cell families and their registry.
 
-Each module (:mod:`~rnnkit.cells.rnn`, :mod:`~rnnkit.cells.lstm`,
-:mod:`~rnnkit.cells.gru`) defines ``N_GATES`` (``G``: blocks of ``H`` rows in
-``weight_ih``/``weight_hh``), ``cache_width(H, layer_norm)`` (values kept per
-step and sequence for backward), ``HAS_CELL_STATE`` and the two compiled
-kernels ``forward_sequence`` and ``backward_sequence`` with one shared
-signature; the peephole (LSTM) and layer-norm variants are selected inside
-the kernels by the (possibly empty) parameter blocks they receive.
+A cell family is described once, by a :class:`~rnnkit.cells.CellSpec` in its
+own module (:mod:`~rnnkit.cells.rnn`, :mod:`~rnnkit.cells.lstm`,
+:mod:`~rnnkit.cells.gru`): its gates, whether it carries a cell state, its
+extra parameter blocks, its initialisation and its cache width. The engine,
+the parameter layout and the estimators read everything from :data:`CELLS`;
+each backend has the cell's kernels in a module of the same name
+(:mod:`rnnkit.backends.cpu.cells`). The user guide's "Adding a cell" lists the
+steps.
 """
 
 from . import gru, lstm, rnn
+from ._spec import CellSpec
 
-#: name -> (integer code used inside kernels, module)
-CELLS = {"rnn": (0, rnn), "lstm": (1, lstm), "gru": (2, gru)}
+#: name -> :class:`CellSpec`, in code order
+CELLS = {spec.name: spec for spec in (rnn.SPEC, lstm.SPEC, gru.SPEC)}
 
-#: nonlinearity name -> code (only the "rnn" cell uses it)
+#: nonlinearity name -> code (cells whose spec has ``nonlinearity=True``)
 NONLINEARITIES = {"tanh": 0, "relu": 1}
 
-__all__ = ["CELLS", "NONLINEARITIES", "gru", "lstm", "rnn"]
+__all__ = ["CELLS", "NONLINEARITIES", "CellSpec", "gru", "lstm", "rnn"]

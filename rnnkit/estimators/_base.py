@@ -19,7 +19,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..network import Network
-from ..optim import ALPHA, Optimizer
+from ..cells import CELLS, NONLINEARITIES
+from ..optim import Optimizer
 from ..sequences import check_sequences, check_step_targets, unpad
 
 __all__ = ["BaseRNN"]
@@ -32,10 +33,10 @@ class BaseRNN(BaseEstimator, ABC):
     """
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "cell": [StrOptions(set(CELLS))],
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "nonlinearity": [StrOptions({"tanh", "relu"})],
+        "nonlinearity": [StrOptions(set(NONLINEARITIES))],
         "bidirectional": ["boolean"],
         "peephole": ["boolean"],
         "layer_norm": ["boolean"],
@@ -194,16 +195,16 @@ class BaseRNN(BaseEstimator, ABC):
             self.cell, input_size=self.n_features_in_, hidden_size=self.hidden_size,
             output_size=self._n_outputs(), nonlinearity=self.nonlinearity, bias=self.bias,
             loss=self._loss, output=self.output,
-            forget_bias=self.forget_bias if self.cell == "lstm" else None,
+            forget_bias=self.forget_bias,
             num_layers=self.num_layers, bidirectional=self.bidirectional, peephole=self.peephole,
-            layer_norm=self.layer_norm, dropout=self.dropout,
+            layer_norm=self.layer_norm, dropout=self.dropout, device=self.device,
         )
 
     def _make_optimizer(self):
         return Optimizer(
             self.solver, learning_rate=self.learning_rate_init, momentum=self.momentum,
             nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2, rho=self.rho,
-            epsilon=self.epsilon, alpha=self.alpha, clip_grad_norm=self.clip_grad_norm,
+            epsilon=self.epsilon, alpha=self.alpha, clip_grad_norm=self.clip_grad_norm, device=self.device,
         )
 
     @property
@@ -257,7 +258,7 @@ class BaseRNN(BaseEstimator, ABC):
         N = X.shape[0]
         batch_size = min(32, N) if self.batch_size == "auto" else min(self.batch_size, N)
         # scikit-learn's MLP convention: the L2 term is divided by the batch size
-        self._optimizer.hyper[ALPHA] = self.alpha / batch_size
+        self._optimizer.set_penalty(self.alpha / batch_size)
         max_iter = 1 if incremental else self.max_iter
         from tqdm.auto import tqdm
 
@@ -270,7 +271,7 @@ class BaseRNN(BaseEstimator, ABC):
             snapshot = self._theta.copy()
             loss, window_losses, status = self._net.train_epoch(
                 self._theta, self._optimizer, X, lengths, Yk, order=order, batch_size=batch_size,
-                bptt_steps=self.bptt_steps, carry=self.stateful, seed=seed)
+                bptt_steps=self.bptt_steps, carry=self.stateful, seed=seed, verbose=self.verbose)
             if status != 0 or not np.isfinite(loss) or not np.isfinite(self._theta).all():
                 self._theta[:] = snapshot
                 raise FloatingPointError(

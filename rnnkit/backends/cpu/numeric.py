@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._config import JIT_OPTIONS
+from ..._config import JIT_OPTIONS
 
 __all__ = ["tanh", "sigmoid", "TANH32_CLAMP", "LN_EPS", "ln_forward", "ln_backward"]
 
@@ -133,7 +133,7 @@ def _ov_sigmoid(x):
 
 
 @njit(**JIT_OPTIONS)
-def ln_forward(a, gain, bias, out, xhat):  # pragma: no cover - compiled
+def ln_forward(a, gain, bias, out, xhat):
     """Layer-normalise ``a`` (n,) into ``out`` (may be ``a``); store ``xhat``.
 
     Returns ``rstd = 1 / sqrt(var(a) + LN_EPS)``.
@@ -158,7 +158,7 @@ def ln_forward(a, gain, bias, out, xhat):  # pragma: no cover - compiled
 
 
 @njit(**JIT_OPTIONS)
-def ln_backward(dout, gain, xhat, rstd, da, ggain, gbias):  # pragma: no cover - compiled
+def ln_backward(dout, gain, xhat, rstd, da, ggain, gbias):
     """Backward of :func:`ln_forward`: ``da`` (may be ``dout``) from ``dout``.
 
     Accumulates the gain and bias gradients into ``ggain`` and ``gbias``.

@@ -1,4 +1,4 @@
-"""Matrix products used inside kernels: compiled loops when small, BLAS when large.
+"""Matrix products used inside the CPU kernels: compiled loops when small, BLAS when large.
 
 All three write into (or accumulate onto) a preallocated C-contiguous ``out``.
 :func:`cview` reshapes a C-contiguous array without numba's generic reshape
@@ -12,7 +12,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ._config import BLAS_MIN_WORK, JIT_OPTIONS
+from numba import config
+
+from ..._config import BLAS_MIN_WORK, JIT_OPTIONS
 
 
 @intrinsic
@@ -50,9 +52,14 @@ def _cview_unchecked(typingctx, arr, shape):
     return sig, codegen
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def cview(arr, shape):  # pragma: no cover - compiled
-    """``arr.reshape(shape)`` for a C-contiguous ``arr`` of exactly that size, as a view."""
+@njit(**JIT_OPTIONS)
+def uses_blas(M, N, K):
+    """Whether a product of ``M * N * K`` multiply-adds goes to BLAS (the one home of that rule)."""
+    return M * N * K >= BLAS_MIN_WORK
+
+
+@njit(**JIT_OPTIONS)
+def _cview(arr, shape):
     n = 1
     for d in shape:
         n *= d
@@ -61,12 +68,24 @@ def cview(arr, shape):  # pragma: no cover - compiled
     return _cview_unchecked(arr, shape)
 
 
+def _cview_py(arr, shape):
+    """``arr.reshape(shape)``: the plain-Python twin, for ``NUMBA_DISABLE_JIT=1``."""
+    if not arr.flags.c_contiguous:
+        raise ValueError("cview: array is not C-contiguous")
+    return arr.reshape(shape)
+
+
+#: ``arr.reshape(shape)`` for a C-contiguous ``arr`` of exactly that size, as a view
+#: (compiled: a cheap intrinsic; interpreted, under ``NUMBA_DISABLE_JIT=1``: ``reshape``)
+cview = _cview_py if config.DISABLE_JIT else _cview
+
+
 @njit(**JIT_OPTIONS)
-def mm_nt(A, B, out, accumulate):  # pragma: no cover - compiled
+def mm_nt(A, B, out, accumulate):
     """``out (+)= A @ B.T`` for ``A`` (M, K), ``B`` (N, K)."""
     M, K = A.shape
     N = B.shape[0]
-    if M * N * K >= BLAS_MIN_WORK:
+    if uses_blas(M, N, K):
         if accumulate:
             out += np.dot(A, B.T)
         else:
@@ -87,11 +106,11 @@ def mm_nt(A, B, out, accumulate):  # pragma: no cover - compiled
 
 
 @njit(**JIT_OPTIONS)
-def mm_nn(A, B, out, accumulate):  # pragma: no cover - compiled
+def mm_nn(A, B, out, accumulate):
     """``out (+)= A @ B`` for ``A`` (M, K), ``B`` (K, N)."""
     M, K = A.shape
     N = B.shape[1]
-    if M * N * K >= BLAS_MIN_WORK:
+    if uses_blas(M, N, K):
         if accumulate:
             out += np.dot(A, B)
         else:
@@ -109,11 +128,11 @@ def mm_nn(A, B, out, accumulate):  # pragma: no cover - compiled
 
 
 @njit(**JIT_OPTIONS)
-def mm_tn(A, B, out, accumulate):  # pragma: no cover - compiled
+def mm_tn(A, B, out, accumulate):
     """``out (+)= A.T @ B`` for ``A`` (M, K), ``B`` (M, N)."""
     M, K = A.shape
     N = B.shape[1]
-    if M * N * K >= BLAS_MIN_WORK:
+    if uses_blas(M, N, K):
         if accumulate:
             out += np.dot(A.T, B)
         else:
@@ -132,7 +151,7 @@ def mm_tn(A, B, out, accumulate):  # pragma: no cover - compiled
 
 
 @njit(**JIT_OPTIONS)
-def colsum(A, out, accumulate):  # pragma: no cover - compiled
+def colsum(A, out, accumulate):
     """``out (+)= A.sum(axis=0)`` for ``A`` (M, N)."""
     if not accumulate:
         for n in range(A.shape[1]):

@@ -1,0 +1,129 @@
+"""First-use compilation: announce it once, and warm numba's on-disk cache ahead of time.
+
+A model's first ``fit`` on a machine compiles its cell's kernels for its
+precision (numba, tens of seconds); numba caches them on disk (next to the
+package, or in ``NUMBA_CACHE_DIR``), so later processes load them in well
+under a second. :func:`announce` says so, once per process, when a call
+actually compiles (a cache hit is silent); :func:`warm` (``python -m
+rnnkit.compile``) compiles ahead of time, for container images, CI and
+cluster workers.
+"""
+
+import contextlib
+import logging
+import threading
+import time
+
+logger = logging.getLogger("rnnkit")
+
+_ANNOUNCED = set()
+_LOCK = threading.Lock()
+
+
+class _Listener:
+    """Counts numba compilations started in the calling thread; announces the first."""
+
+    def __init__(self, what, verbose):
+        self.what, self.verbose, self.bar, self.n = what, verbose, None, 0
+        self.thread = threading.get_ident()
+
+    def on_start(self, event):
+        if threading.get_ident() != self.thread:
+            return
+        self.n += 1
+        if self.n == 1:
+            with _LOCK:
+                first = self.what not in _ANNOUNCED
+                _ANNOUNCED.add(self.what)
+            if first:
+                logger.warning("rnnkit: compiling the %s kernels (first use on this machine; numba caches "
+                               "them on disk, so later processes start at once; `python -m rnnkit.compile` "
+                               "compiles ahead of time)", self.what)
+            if self.verbose:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(desc=f"compiling {self.what}", unit=" kernel", leave=False)
+        if self.bar is not None:
+            self.bar.set_postfix_str(event.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, event):
+        if self.bar is not None and threading.get_ident() == self.thread:
+            self.bar.update(1)
+
+
+@contextlib.contextmanager
+def announce(net, dtype, verbose=0):
+    """Around a backend call of ``net``: log once if numba compiles (a tqdm bar with ``verbose``)."""
+    from numba.core import event
+
+    what = f"{net.cell!r} {getattr(dtype, 'name', dtype)}"
+    listener = _Listener(what, verbose)
+
+    class _Adapter(event.Listener):
+        def on_start(self, ev):
+            listener.on_start(ev)
+
+        def on_end(self, ev):
+            listener.on_end(ev)
+
+    adapter = _Adapter()
+    event.register("numba:compile", adapter)
+    try:
+        yield listener
+    finally:
+        event.unregister("numba:compile", adapter)
+        if listener.bar is not None:
+            listener.bar.close()
+
+
+def warm(cells=None, dtypes=("float32", "float64"), progress=True):
+    """Compile (or load from numba's cache) the kernels a fit and a predict use.
+
+    Runs a tiny ``fit`` and ``predict`` of each cell and precision (the
+    compiled code is the same whatever the sizes, variants, loss or solver),
+    once with a batch small enough for the unsplit training loop and once
+    with one large enough to be split in parts.
+
+    Parameters
+    ----------
+    cells : list of str, default=None
+        Cell names (:data:`rnnkit.cells.CELLS`); all when None.
+    dtypes : sequence of str, default=("float32", "float64")
+        Precisions.
+    progress : bool, default=True
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        ``(cell, dtype) -> seconds``.
+    """
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+    from tqdm.auto import tqdm
+
+    from .cells import CELLS
+    from .estimators import RNNClassifier
+
+    cells = list(CELLS) if cells is None else list(cells)
+    for c in cells:
+        if c not in CELLS:
+            raise ValueError(f"unknown cell {c!r}; expected one of {sorted(CELLS)}")
+    rng = np.random.default_rng(0)
+    times = {}
+    jobs = [(c, d) for c in cells for d in dtypes]
+    with tqdm(jobs, desc="rnnkit: compiling", disable=not progress, unit=" model") as bar:
+        for cell, dtype in bar:
+            bar.set_postfix_str(f"{cell} {dtype}")
+            t = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                for n, hidden in ((4, 4), (64, 32)):  # unsplit loop; batch split in parts
+                    X = rng.normal(size=(n, 3, 2))
+                    y = np.arange(n) % 2
+                    clf = RNNClassifier(cell=cell, hidden_size=hidden, batch_size=n, max_iter=1, dtype=dtype)
+                    clf.fit(X, y).predict(X)
+            times[(cell, dtype)] = time.perf_counter() - t
+    return times

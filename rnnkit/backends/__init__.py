@@ -1,0 +1,77 @@
+"""Backends: where a network's kernels run.
+
+Everything device-specific sits behind one interface, :class:`Backend`;
+:class:`rnnkit.network.Network` and the estimators call only its methods and
+never a kernel, BLAS, a kernel-side allocation or a device random generator
+directly. :func:`get_backend` picks one by the estimators' ``device``
+parameter. Today there is the CPU backend (:mod:`rnnkit.backends.cpu`,
+numba ``@njit`` kernels); a ``numba.cuda`` twin implements the same methods
+in ``rnnkit/backends/cuda`` with the same module names.
+"""
+
+from abc import ABC, abstractmethod
+
+__all__ = ["Backend", "get_backend", "BACKENDS"]
+
+
+class Backend(ABC):
+    """What a backend provides to :class:`~rnnkit.network.Network` (arrays are NumPy, batch-major).
+
+    ``net`` is the :class:`~rnnkit.network.Network` (its ``cfg``, ``layout``,
+    ``spec``, ``loss_fn`` and ``dropout`` describe the model); ``theta`` its
+    flat parameters, whose dtype sets the precision.
+    """
+
+    name = None
+
+    @abstractmethod
+    def loss_and_grad(self, net, theta, X, lengths, Y, h0, c0, input_grad, seed):
+        """Mean loss of one batch and its gradients: ``(loss, {grad, dh0, dc0, hT, cT[, dX]})``."""
+
+    @abstractmethod
+    def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed):
+        """One epoch of updates: ``(loss sum, item count, window losses, status)``."""
+
+    @abstractmethod
+    def predict(self, net, theta, X, lengths, h0, c0, chunk, hidden_states):
+        """Raw head outputs and final states: ``{out, hT, cT[, hseq]}``."""
+
+    @abstractmethod
+    def dropout_masks(self, net, seed, n_samples, n_timesteps, dtype):
+        """The flat dropout masks :meth:`loss_and_grad` draws for ``seed``."""
+
+    @abstractmethod
+    def apply_update(self, optimizer, theta, grad, decay_mask):
+        """One optimizer step on ``theta`` in place; returns the gradient norm before clipping."""
+
+
+def _cpu():
+    from .cpu import CpuBackend
+
+    return CpuBackend()
+
+
+#: device name -> factory of its backend
+BACKENDS = {"cpu": _cpu}
+_INSTANCES = {}
+
+
+def get_backend(device="cpu"):
+    """The backend for ``device`` (``"cpu"``; ``"auto"`` picks the best available).
+
+    Parameters
+    ----------
+    device : str, default="cpu"
+        A key of :data:`BACKENDS`, or ``"auto"``.
+
+    Returns
+    -------
+    Backend
+    """
+    if device == "auto":
+        device = "cpu"
+    if device not in BACKENDS:
+        raise ValueError(f"device={device!r} is not available; expected one of {sorted(BACKENDS)} or 'auto'")
+    if device not in _INSTANCES:
+        _INSTANCES[device] = BACKENDS[device]()
+    return _INSTANCES[device]

@@ -1,0 +1,236 @@
+"""The CPU backend: numba ``@njit`` kernels, BLAS for large products, Python threads for batch splits.
+
+Modules: :mod:`~.linalg` (products, views), :mod:`~.numeric` (tanh, sigmoid,
+layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
+:mod:`~.stack` (layers x directions), :mod:`~.heads` (built-in losses),
+:mod:`~.optim` (updates), :mod:`~.loops` (compiled loops and entry points),
+:mod:`~.threads`.
+"""
+
+import numpy as np
+
+from ... import _config
+from ...slots import CFG_LOSS, CFG_MODE, N_WS, WS_DLOGITS, WS_LOGITS
+from .. import Backend
+from . import loops
+from .cells import CellCode
+from .linalg import uses_blas
+from .threads import blas_threads, run_parts
+from .workspace import ws_size
+
+__all__ = ["CpuBackend"]
+
+
+class CpuBackend(Backend):
+    """:class:`~rnnkit.backends.Backend` on the CPU (see the module docstring)."""
+
+    name = "cpu"
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _uses_blas(net, batch):
+        """Whether the per-step recurrent products of ``batch`` rows go to BLAS."""
+        return bool(uses_blas(batch, net.spec.n_gates * net.hidden_size, net.hidden_size))
+
+    def parts(self, net, batch):
+        """Parts a training batch of ``batch`` rows is cut into (see :func:`rnnkit.set_config`).
+
+        Only with single-threaded BLAS (never both kinds of threads at once),
+        without dropout (its masks come from numba's sequential generator),
+        with a built-in loss, and when each part's per-step products still go
+        to BLAS. Does not depend on the number of threads, so results do not.
+        """
+        cfg = _config.get_config()
+        S = cfg["train_parts"]
+        if (S > 1 and cfg["blas_threads"] == 1 and net.dropout == 0 and net.cfg[CFG_LOSS] >= 0
+                and self._uses_blas(net, batch // S)):
+            return S
+        return 1
+
+    @staticmethod
+    def _spare(net, n, dtype):
+        """A flat buffer of at least ``n`` elements kept on ``net`` between calls (fresh when too big)."""
+        if n > _config.get_config()["max_kept_workspace"]:
+            return np.empty(n, dtype)
+        buf = net.__dict__.get("_spare")
+        if buf is None or buf.dtype != dtype or buf.shape[0] < n:
+            buf = np.empty(n, dtype)
+            net._spare = buf
+        return buf
+
+    def _scratch(self, net, S, T, Bm, Ty, Dy, dtype, drop, keep=True):
+        cfg = net.cfg
+        ws_len = int(ws_size(T, Bm, cfg, drop))
+        ws = self._spare(net, S * ws_len, dtype)[:S * ws_len] if keep else np.empty(S * ws_len, dtype)
+        state = net.n_states * Bm * net.hidden_size
+        return loops.Scratch(
+            offs=np.zeros((S, N_WS + 1), np.int64), ws=ws, ws_len=ws_len,
+            Xw=np.empty((S, T * Bm * net.input_size), dtype), Yw=np.empty((S, Ty * Bm * Dy), dtype),
+            lw=np.empty((S, Bm), np.int64), hcar=np.zeros((S, state), dtype), ccar=np.zeros((S, state), dtype),
+            dh0=np.zeros((S, state), dtype), dc0=np.zeros((S, state), dtype))
+
+    @staticmethod
+    def _region(sc, p, i, shape):
+        offs = sc.offs[p]
+        start = p * sc.ws_len
+        return sc.ws[start + offs[i]:start + offs[i + 1]].reshape(shape)
+
+    def _outside_loss(self, net, theta, sc, X, Y, idx, lens, t0, T, grad, dX):
+        """A loss computed outside the kernels, on the window left by func:`loops.window_part`.
+
+        The loss sees batch-major logits (B, T, K) or (B, 1, K), the rows'
+        targets and the window's lengths, and returns the sum of its items'
+        losses, their count and the gradient of that sum; backward runs on
+        the gradient of the mean.
+        """
+        B, K = lens.shape[0], net.output_size
+        R = T if net.output == "sequence" else 1
+        logits = self._region(sc, 0, WS_LOGITS, (R, B, K)).transpose(1, 0, 2)
+        lw = np.clip(lens - t0, 0, T)
+        Yw = Y[idx, t0:t0 + T] if net.output == "sequence" else Y[idx]
+        total, count, dlogits = net.loss_fn.value_and_grad(np.ascontiguousarray(logits), Yw, lw)
+        if count > 0:
+            self._region(sc, 0, WS_DLOGITS, (R, B, K))[...] = np.asarray(dlogits).transpose(1, 0, 2) / count
+            loops.part_backward(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout, lens, T, sc,
+                                grad, dX)
+        return float(total), int(count)
+
+    # ------------------------------------------------------------------ interface
+    def loss_and_grad(self, net, theta, X, lengths, Y, h0, c0, input_grad, seed):
+        dt = theta.dtype
+        N, T, I = X.shape
+        drop = net.dropout > 0
+        sc = self._scratch(net, 1, T, N, Y.shape[1], Y.shape[2], dt, drop, keep=False)
+        loops.set_offsets(sc, net.cfg, T, N, drop)
+        sc.hcar[0] = h0.reshape(-1)
+        sc.ccar[0] = c0.reshape(-1) if net.has_cell_state else 0
+        grad = np.zeros_like(theta)
+        dX = np.zeros((T if input_grad else 0, N, I), dt)
+        empty = np.empty((0, 1, 1), dt)
+        idx = np.arange(N, dtype=np.int64)
+        external = net.cfg[CFG_LOSS] < 0
+        with blas_threads(self._uses_blas(net, N)):
+            total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout, seed, X,
+                                            Y, idx, lengths, 0, T, sc, grad, dX, 0, True, False, empty, empty)
+            if external:
+                total, count = self._outside_loss(net, theta, sc, X, Y, idx, lengths, 0, T, grad, dX)
+        shape = (net.n_states, N, net.hidden_size)
+        out = {"grad": grad, "dh0": sc.dh0[0].reshape(shape), "dc0": sc.dc0[0].reshape(shape),
+               "hT": sc.hcar[0].reshape(shape), "cT": sc.ccar[0].reshape(shape)}
+        if input_grad:
+            out["dX"] = dX.transpose(1, 0, 2)
+        return total / max(count, 1), out
+
+    def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed):
+        N, Tt, _ = X.shape
+        dt = theta.dtype
+        drop = net.dropout > 0
+        S = self.parts(net, batch_size)
+        Tw = min(bptt, Tt)
+        Bm = -(-batch_size // S)
+        sc = self._scratch(net, S, Tw, Bm, Tw if net.output == "sequence" else 1, Y.shape[2], dt, drop)
+        window_losses = np.empty(-(-N // batch_size) * -(-Tt // bptt))
+        grad = np.empty_like(theta)
+        decay = net._decay_mask(dt)
+        code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
+        with blas_threads(self._uses_blas(net, batch_size)):
+            if S == 1 and cfg[CFG_LOSS] >= 0:
+                total, count, n_up, status = loops.train_epoch(
+                    code, theta, grad, off, cfg, net.dropout, seed, optimizer.code, optimizer.state,
+                    optimizer.step, optimizer.hyper, decay, X, lengths, Y, order, batch_size, bptt, carry,
+                    window_losses, sc)
+                return total, count, window_losses[:n_up].copy(), status
+            return self._python_epoch(net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size,
+                                      bptt, carry, seed if drop else -1, sc, S, window_losses)
+
+    def _python_epoch(self, net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size, bptt, carry,
+                      seed, sc, S, window_losses):
+        """The epoch driven from Python: batches split in parts, or a loss computed outside the kernels."""
+        code, off, cfg, dt = CellCode(net.spec.code), net.layout.off, net.cfg, theta.dtype
+        external = cfg[CFG_LOSS] < 0
+        N = X.shape[0]
+        empty = np.empty((0, 1, 1), dt)
+        dX = np.empty((0, 1, X.shape[2]), dt)
+        gparts = np.empty((S, theta.shape[0]), dt) if S > 1 else grad[None]
+        total, count_all, n_up = 0.0, 0, 0
+        for start in range(0, N, batch_size):
+            idx = np.ascontiguousarray(order[start:start + batch_size])
+            lens = np.ascontiguousarray(lengths[idx])
+            maxlen = int(lens.max())
+            loops.set_offsets(sc, cfg, min(bptt, maxlen), idx.shape[0], net.dropout > 0)
+            for t0 in range(0, maxlen, bptt):
+                T = min(bptt, maxlen - t0)
+                if not carry or t0 == 0:
+                    sc.hcar[:] = 0
+                    sc.ccar[:] = 0
+                norm = int(loops.count_entry(cfg[CFG_MODE], lens, t0, T)) if S > 1 else 0
+
+                def part(p, t0=t0, T=T, norm=max(norm, 1) if S > 1 else 0):
+                    return loops.window_part(code, p, S, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T,
+                                            sc, gparts[p], dX, norm, True, True, empty, empty)
+
+                results = run_parts(part, S)
+                seed = -1  # numba's generator is seeded once per epoch
+                loss_sum, cnt = results[0]
+                for ls, c in results[1:]:
+                    loss_sum += ls
+                    cnt += c
+                if external:
+                    loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
+                elif S > 1 and cnt > 0:
+                    grad[:] = gparts[0]
+                    for q in range(1, S):
+                        grad += gparts[q]
+                if not np.isfinite(loss_sum):
+                    return total, count_all, window_losses[:n_up].copy(), 1
+                if cnt > 0:
+                    self.apply_update(optimizer, theta, grad, decay)
+                    window_losses[n_up] = loss_sum / cnt
+                    n_up += 1
+                    total += loss_sum
+                    count_all += cnt
+        return total, count_all, window_losses[:n_up].copy(), 0
+
+    def predict(self, net, theta, X, lengths, h0, c0, chunk, hidden_states):
+        dt = theta.dtype
+        N, T, _ = X.shape
+        K, H, LD = net.output_size, net.hidden_size, net.n_states
+        out = np.zeros((N, T, K) if net.output == "sequence" else (N, 1, K), dt)
+        shape = (LD, N, H)
+        hT = np.empty(shape, dt)
+        cT = np.zeros(shape, dt)
+        hseq = np.zeros((N, T, net.num_directions * H) if hidden_states else (0, 1, 1), dt)
+        B = max(min(chunk, N), 1)
+        Tm = max(T, 1)
+        sc = self._scratch(net, 1, Tm, B, 1, 1, dt, False)
+        empty = np.empty((0, 1, 1), dt)
+        dX = np.empty((0, 1, X.shape[2]), dt)
+        code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
+        with blas_threads(self._uses_blas(net, B)):
+            for start in range(0, N, chunk):
+                stop = min(start + chunk, N)
+                Bc = stop - start
+                lens = np.ascontiguousarray(lengths[start:stop])
+                Tc = max(int(lens.max()), 1)
+                loops.set_offsets(sc, cfg, Tc, Bc, False)
+                n = LD * Bc * H
+                sc.hcar[0, :n] = h0[:, start:stop].reshape(-1)
+                sc.ccar[0, :n] = c0[:, start:stop].reshape(-1)
+                loops.window_part(code, 0, 1, theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop), lens, 0,
+                                 Tc, sc, theta[:0], dX, 0, False, False, out, hseq)
+                hT[:, start:stop] = sc.hcar[0, :n].reshape(LD, Bc, H)
+                if net.has_cell_state:
+                    cT[:, start:stop] = sc.ccar[0, :n].reshape(LD, Bc, H)
+        res = {"out": out if net.output == "sequence" else out[:, 0], "hT": hT, "cT": cT}
+        if hidden_states:
+            res["hseq"] = hseq
+        return res
+
+    def dropout_masks(self, net, seed, n_samples, n_timesteps, dtype):
+        return loops.masks_entry(net.cfg, net.dropout, seed, n_timesteps, n_samples, np.empty(0, dtype))
+
+    def apply_update(self, optimizer, theta, grad, decay_mask):
+        if optimizer.state is None or optimizer.state.shape[1] != theta.shape[0]:
+            optimizer.reset(theta.shape[0], theta.dtype)
+        return float(loops.update_entry(optimizer.code, theta, grad, optimizer.state, optimizer.step,
+                                        optimizer.hyper, decay_mask))

@@ -1,0 +1,61 @@
+"""The cells' CPU kernels, and the dispatch from a cell code to them.
+
+Each module here (same name as the cell's spec in :mod:`rnnkit.cells`)
+defines ``forward_sequence`` and ``backward_sequence`` with one shared
+signature. :data:`FORWARD` and :data:`BACKWARD` hold them by cell code;
+compiled callers index them with the cell code as a compile-time literal
+(:class:`CellCode`), so a model compiles only its own cell's kernels, and
+numba's on-disk cache keeps one entry per cell.
+
+Conventions shared by every cell's kernels:
+
+* time-major arrays; ``xp`` (T, B, G*H) is the input projection
+  ``x_t @ W_ih.T + b_ih`` of every step, computed by the caller as one GEMM;
+* ``hs`` (T+1, B, H): ``hs[0]`` is the initial state, ``hs[t+1]`` the state
+  after step ``t``; steps ``t >= lengths[b]`` copy the previous state;
+* ``cs`` likewise for the LSTM cell state (unused here);
+* ``peep`` (3H or 0) holds the LSTM peephole weights, ``lnp`` the
+  layer-norm gains and biases (empty when the variant is off); backward
+  accumulates their gradients into ``gpeep`` / ``glnp`` (zeroed by the caller);
+* backward writes the gradients of the input and recurrent pre-activations
+  (``dpre_ih``, ``dpre_hh``, (T, B, G*H), zero at masked steps) and of the
+  initial state, from the gradients ``dhs`` (T, B, H) of every step's output
+  and ``dh_last``/``dc_last`` of the final state;
+* ``tmp`` (at least B*G*H) is scratch: kernels allocate nothing.
+"""
+
+import importlib
+import warnings
+
+from numba import types
+from numba.core.errors import NumbaExperimentalFeatureWarning
+from numba.extending import typeof_impl
+
+from ....cells import CELLS
+
+# indexing a tuple of kernels types them as first-class functions, which numba
+# flags as experimental; the kernels are called directly, nothing else is used
+warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
+                        category=NumbaExperimentalFeatureWarning)
+
+
+class CellCode(int):
+    """A cell code that numba types as a compile-time literal (``Literal[int](code)``).
+
+    Python passes the cell to compiled entry points as ``CellCode(code)``: each
+    cell gets its own specialisation (and on-disk cache entry) without a
+    ``numba.literally`` round trip at every call.
+    """
+
+
+@typeof_impl.register(CellCode)
+def _typeof_cell_code(val, c):
+    return types.IntegerLiteral(int(val))
+
+#: cell code -> module of its CPU kernels
+KERNELS = {spec.code: importlib.import_module(f".{name}", __name__) for name, spec in CELLS.items()}
+
+#: each cell's kernels, indexed by cell code: a compiled caller indexes these
+#: tuples with its literal cell code, which types as that one kernel
+FORWARD = tuple(KERNELS[code].forward_sequence for code in sorted(KERNELS))
+BACKWARD = tuple(KERNELS[code].backward_sequence for code in sorted(KERNELS))

@@ -1,0 +1,132 @@
+"""CPU kernels of the GRU cell (:mod:`rnnkit.cells.gru`); conventions in :mod:`rnnkit.backends.cpu.cells`."""
+import numpy as np
+from numba import njit
+
+from ...._config import JIT_OPTIONS
+from ..linalg import cview, mm_nn, mm_nt
+from ..numeric import ln_backward, ln_forward, sigmoid, tanh
+
+@njit(**JIT_OPTIONS)
+def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp):
+    """Run the cell over a whole (T, B) window; see :mod:`rnnkit.cells.rnn`."""
+    T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
+    one = xp.dtype.type(1)
+    has_bias = b_hh.shape[0] > 0
+    ln = lnp.shape[0] > 0
+    gh = cview(tmp[:B * 3 * H], (B, 3 * H))
+    for t in range(T):
+        hprev = hs[t]
+        mm_nt(hprev, W_hh, gh, False)
+        for b in range(B):
+            hp = hprev[b]
+            h = hs[t + 1, b]
+            if t >= lengths[b]:
+                for j in range(H):
+                    h[j] = hp[j]
+                continue
+            x = xp[t, b]
+            a = gh[b]
+            if has_bias:
+                for j in range(3 * H):
+                    a[j] += b_hh[j]
+            gate = cache[t, b]
+            if ln:
+                for j in range(2 * H):
+                    gate[j] = x[j] + a[j]
+                for q in range(2):
+                    s = q * H
+                    gate[7 * H + q] = ln_forward(gate[s:s + H], lnp[s:s + H], lnp[3 * H + s:3 * H + s + H],
+                                                 gate[s:s + H], gate[4 * H + s:4 * H + s + H])
+                for j in range(2 * H):
+                    gate[j] = sigmoid(gate[j])
+            else:
+                for j in range(2 * H):
+                    gate[j] = sigmoid(x[j] + a[j])
+            for j in range(H):
+                gate[3 * H + j] = a[2 * H + j]
+            if ln:
+                nb = gate[2 * H:3 * H]
+                for j in range(H):
+                    nb[j] = x[2 * H + j] + gate[j] * a[2 * H + j]
+                gate[7 * H + 2] = ln_forward(nb, lnp[2 * H:3 * H], lnp[5 * H:6 * H], nb, gate[6 * H:7 * H])
+                for j in range(H):
+                    nb[j] = tanh(nb[j])
+            else:
+                for j in range(H):
+                    gate[2 * H + j] = tanh(x[2 * H + j] + gate[j] * a[2 * H + j])
+            for j in range(H):
+                z = gate[H + j]
+                h[j] = (one - z) * gate[2 * H + j] + z * hp[j]
+
+
+@njit(**JIT_OPTIONS)
+def backward_sequence(
+    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    gpeep, glnp, tmp,
+):
+    """Backpropagate through the window, filling ``dpre_ih`` and ``dpre_hh``."""
+    T, B, H = dhs.shape
+    zero = dhs.dtype.type(0)
+    one = dhs.dtype.type(1)
+    ln = lnp.shape[0] > 0
+    dh = dh0
+    for b in range(B):
+        for j in range(H):
+            dh[b, j] = dh_last[b, j]
+    for t in range(T - 1, -1, -1):
+        dai = dpre_ih[t]
+        dah = dpre_hh[t]
+        for b in range(B):
+            d = dh[b]
+            o = dhs[t, b]
+            for j in range(H):
+                d[j] += o[j]
+            ri = dai[b]
+            rh = dah[b]
+            if t >= lengths[b]:
+                ri[:] = zero
+                rh[:] = zero
+                continue
+            gate = cache[t, b]
+            hp = hs[t, b]
+            if ln:
+                # gradients w.r.t. the normalised values, then through each LN
+                for j in range(H):
+                    z = gate[H + j]
+                    n = gate[2 * H + j]
+                    ri[2 * H + j] = d[j] * (one - z) * (one - n * n)
+                    ri[H + j] = d[j] * (hp[j] - n) * z * (one - z)
+                s = 2 * H
+                ln_backward(ri[s:s + H], lnp[s:s + H], gate[4 * H + s:4 * H + s + H], gate[7 * H + 2],
+                            ri[s:s + H], glnp[s:s + H], glnp[3 * H + s:3 * H + s + H])
+                for j in range(H):
+                    r = gate[j]
+                    dan = ri[2 * H + j]
+                    rh[2 * H + j] = dan * r
+                    ri[j] = dan * gate[3 * H + j] * r * (one - r)
+                for q in range(2):
+                    s = q * H
+                    ln_backward(ri[s:s + H], lnp[s:s + H], gate[4 * H + s:4 * H + s + H], gate[7 * H + q],
+                                ri[s:s + H], glnp[s:s + H], glnp[3 * H + s:3 * H + s + H])
+                for j in range(2 * H):
+                    rh[j] = ri[j]
+                for j in range(H):
+                    d[j] = d[j] * gate[H + j]
+                continue
+            for j in range(H):
+                r = gate[j]
+                z = gate[H + j]
+                n = gate[2 * H + j]
+                hn = gate[3 * H + j]
+                dj = d[j]
+                dan = dj * (one - z) * (one - n * n)
+                ri[2 * H + j] = dan
+                rh[2 * H + j] = dan * r
+                dar = dan * hn * r * (one - r)
+                ri[j] = dar
+                rh[j] = dar
+                daz = dj * (hp[j] - n) * z * (one - z)
+                ri[H + j] = daz
+                rh[H + j] = daz
+                d[j] = dj * z
+        mm_nn(dah, W_hh, dh, True)

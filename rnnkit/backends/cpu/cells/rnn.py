@@ -1,0 +1,119 @@
+"""CPU kernels of the Elman RNN cell (:mod:`rnnkit.cells.rnn`); conventions in :mod:`rnnkit.backends.cpu.cells`."""
+import numpy as np
+from numba import njit
+
+from ...._config import JIT_OPTIONS
+from ..linalg import cview, mm_nn, mm_nt
+from ..numeric import ln_backward, ln_forward, tanh
+
+@njit(**JIT_OPTIONS)
+def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp):
+    """Run the cell over a whole (T, B) window; see the module docstring."""
+    if lnp.shape[0] > 0:
+        _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp)
+        return
+    T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
+    zero = xp.dtype.type(0)
+    has_bias = b_hh.shape[0] > 0
+    gh = cview(tmp[:B * H], (B, H))
+    # scalar indexing, no row views (their reference counting dominates at small H)
+    for t in range(T):
+        mm_nt(hs[t], W_hh, gh, False)
+        for b in range(B):
+            if t >= lengths[b]:
+                for j in range(H):
+                    hs[t + 1, b, j] = hs[t, b, j]
+                continue
+            if has_bias:
+                for j in range(H):
+                    gh[b, j] += b_hh[j]
+            if act == 0:
+                for j in range(H):
+                    hs[t + 1, b, j] = tanh(xp[t, b, j] + gh[b, j])
+            else:
+                for j in range(H):
+                    a = xp[t, b, j] + gh[b, j]
+                    hs[t + 1, b, j] = a if a > zero else zero
+
+
+@njit(**JIT_OPTIONS)
+def _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp):
+    """:func:`forward_sequence` of the layer-normalised cell."""
+    T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
+    zero = xp.dtype.type(0)
+    has_bias = b_hh.shape[0] > 0
+    gh = cview(tmp[:B * H], (B, H))
+    for t in range(T):
+        hprev = hs[t]
+        mm_nt(hprev, W_hh, gh, False)
+        for b in range(B):
+            out = hs[t + 1, b]
+            if t >= lengths[b]:
+                for j in range(H):
+                    out[j] = hprev[b, j]
+                continue
+            x = xp[t, b]
+            g = gh[b]
+            for j in range(H):
+                g[j] += x[j]
+            if has_bias:
+                for j in range(H):
+                    g[j] += b_hh[j]
+            cb = cache[t, b]
+            cb[H] = ln_forward(g, lnp[:H], lnp[H:], g, cb[:H])
+            if act == 0:
+                for j in range(H):
+                    out[j] = tanh(g[j])
+            else:
+                for j in range(H):
+                    out[j] = g[j] if g[j] > zero else zero
+
+
+@njit(**JIT_OPTIONS)
+def backward_sequence(
+    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    gpeep, glnp, tmp,
+):
+    """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
+    if lnp.shape[0] > 0:
+        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, True)
+    else:
+        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, False)
+
+
+@njit(**JIT_OPTIONS)
+def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp,
+                   ln):
+    T, B, H = dhs.shape
+    zero = dhs.dtype.type(0)
+    one = dhs.dtype.type(1)
+    dh = dh0  # running gradient w.r.t. the state entering step t (reused buffer)
+    for b in range(B):
+        for j in range(H):
+            dh[b, j] = dh_last[b, j]
+    for t in range(T - 1, -1, -1):
+        da = dpre_ih[t]
+        for b in range(B):
+            for j in range(H):
+                dh[b, j] += dhs[t, b, j]
+            if t >= lengths[b]:
+                for j in range(H):
+                    da[b, j] = zero
+                continue
+            if act == 0:
+                for j in range(H):
+                    h = hs[t + 1, b, j]
+                    da[b, j] = dh[b, j] * (one - h * h)
+            else:
+                for j in range(H):
+                    da[b, j] = dh[b, j] if hs[t + 1, b, j] > zero else zero
+            if ln:
+                cb = cache[t, b]
+                row = da[b]
+                ln_backward(row, lnp[:H], cb[:H], cb[H], row, glnp[:H], glnp[H:])
+        # masked rows keep their running gradient; valid rows get da @ W_hh
+        for b in range(B):
+            if t < lengths[b]:
+                for j in range(H):
+                    dh[b, j] = zero
+        mm_nn(da, W_hh, dh, True)

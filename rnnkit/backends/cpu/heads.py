@@ -1,0 +1,117 @@
+"""The head's built-in losses on the CPU: per-item losses and their gradients, summed over a window.
+
+The losses and their formulas are documented in :mod:`rnnkit.losses` (codes
+:data:`rnnkit.losses.LOSSES`). :func:`count_items` is the one home of which
+(step, sequence) pairs of a window are items.
+"""
+
+import numpy as np
+from numba import njit
+
+from ..._config import JIT_OPTIONS
+
+
+@njit(**JIT_OPTIONS)
+def count_items(mode, lengths, t0, T):
+    """Items of the window of ``T`` steps from global step ``t0`` of sequences of ``lengths``.
+
+    Per-step output (``mode == 0``): every valid step in the window; last-step
+    output: each sequence whose last valid step falls in the window.
+    """
+    count = 0
+    for b in range(lengths.shape[0]):
+        if mode == 0:
+            count += max(min(T, lengths[b] - t0), 0)
+        elif 0 <= lengths[b] - 1 - t0 < T:
+            count += 1
+    return count
+
+
+@njit(**JIT_OPTIONS)
+def item_loss(loss, Z, Yt, dZ, t, b, weight):
+    """Loss of the item ``(t, b)``: logits ``Z[t, b]`` (K,), target row ``Yt[t, b]``.
+
+    Writes ``weight * dloss/dz`` into ``dZ[t, b]`` and returns the (unweighted)
+    loss. For cross-entropy ``Yt[t, b, 0]`` is the class index. Scalar
+    indexing into the (T, B, K) arrays, no row views: for the tiny heads of
+    streaming models the reference counting of a view costs more than the loss.
+    """
+    K = Z.shape[2]
+    zero = Z.dtype.type(0)
+    one = Z.dtype.type(1)
+    half = Z.dtype.type(0.5)
+    if loss == 0:
+        m = Z[t, b, 0]
+        for k in range(1, K):
+            if Z[t, b, k] > m:
+                m = Z[t, b, k]
+        s = zero
+        for k in range(K):
+            e = np.exp(Z[t, b, k] - m)
+            dZ[t, b, k] = e
+            s += e
+        c = int(Yt[t, b, 0])
+        out = m + np.log(s) - Z[t, b, c]
+        inv = weight / s
+        for k in range(K):
+            dZ[t, b, k] *= inv
+        dZ[t, b, c] -= weight
+        return out
+    inv_k = one / K
+    total = zero
+    if loss == 1:
+        for k in range(K):
+            zk = Z[t, b, k]
+            yk = Yt[t, b, k]
+            az = zk if zk > zero else -zk
+            total += (zk if zk > zero else zero) - zk * yk + np.log1p(np.exp(-az))
+            if zk >= zero:
+                p = one / (one + np.exp(-zk))
+            else:
+                e = np.exp(zk)
+                p = e / (one + e)
+            dZ[t, b, k] = weight * inv_k * (p - yk)
+        return total * inv_k
+    for k in range(K):
+        r = Z[t, b, k] - Yt[t, b, k]
+        total += r * r
+        dZ[t, b, k] = weight * inv_k * r
+    return half * total * inv_k
+
+
+@njit(**JIT_OPTIONS)
+def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):
+    """Loss summed over the items of a time-major window, and its gradient.
+
+    Parameters (all time-major), for the window of ``T`` steps starting at
+    global step ``t0``: ``logits`` (T, B, K) per-step output, or (1, B, K)
+    last-step output (the head applied to each sequence's final features; an
+    item only when the sequence ends inside the window); ``Y`` (Ty, B, D) the
+    window's targets (``Ty == 1`` for last-step output); ``lengths`` (B,)
+    global lengths. ``dlogits`` (shaped as ``logits``) receives the gradient
+    of the *mean* item loss (zero elsewhere): the mean over ``norm`` items
+    when ``norm > 0`` (a window whose batch is split in parts, each part
+    weighted by the whole batch's count), else over this window's own items.
+    Returns ``(sum of item losses, number of items)``.
+    """
+    R, B, K = logits.shape
+    zero = logits.dtype.type(0)
+    for t in range(R):
+        for b in range(B):
+            for k in range(K):
+                dlogits[t, b, k] = zero
+    count = count_items(mode, lengths, t0, T)
+    total = zero
+    if count == 0:
+        return total, 0
+    w = logits.dtype.type(1) / (norm if norm > 0 else count)
+    for b in range(B):
+        if mode == 0:
+            hi = min(T, lengths[b] - t0)
+            for t in range(hi):
+                total += item_loss(loss, logits, Y, dlogits, t, b, w)
+        else:
+            p = lengths[b] - 1 - t0
+            if 0 <= p < T:
+                total += item_loss(loss, logits, Y, dlogits, 0, b, w)
+    return total, count

@@ -1,0 +1,234 @@
+"""The compiled training and prediction loops of the CPU backend.
+
+* :func:`window_part` - one window (``T`` steps from global step ``t0``) of
+  one part of a batch: gather the rows, forward, the head's loss and backward
+  (training), or the head's outputs and hidden states (prediction);
+* :func:`train_epoch` - every batch and truncated-BPTT window of an epoch with
+  the optimizer's updates, in one call (small models: Python overhead does not
+  grow with the number of windows);
+* :func:`part_backward` - backward after a loss computed outside the kernels.
+
+The cell code comes as a compile-time literal
+(:class:`rnnkit.backends.cpu.cells.CellCode`), so the first use of a cell compiles that cell's loops
+and kernels only, and numba's on-disk cache keeps one entry per cell and
+precision. Python calls :func:`window_part` itself for training batches split
+in parts, prediction and the one-batch gradient: one compilation serves them.
+
+Scratch of a batch is a :class:`Scratch` of per-part arrays (row ``p`` is
+part ``p``'s), allocated by the caller for the largest window.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from ..._config import JIT_OPTIONS
+from ...slots import (
+    CFG_DIRS,
+    CFG_HIDDEN,
+    CFG_INPUT,
+    CFG_LAYERS,
+    CFG_LOSS,
+    CFG_MODE,
+    CFG_OUTPUTS,
+    N_WS,
+    WS_DLOGITS,
+    WS_LOGITS,
+    WS_MASK,
+)
+from .heads import count_items, head_loss
+from .optim import apply_update
+from .stack import backward, draw_masks, forward, get_state, set_state
+from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
+
+#: per-part scratch of a batch (row ``p`` of each array belongs to part ``p``):
+#: ``offs`` (S, N_WS + 1) workspace offsets, ``ws`` the workspaces (part ``p``
+#: at ``p * ws_len``), ``Xw``/``Yw``/``lw`` the window's inputs, targets and
+#: lengths, ``hcar``/``ccar`` the states carried between windows (in: initial,
+#: out: final), ``dh0``/``dc0`` the gradients of the initial states
+Scratch = namedtuple("Scratch", "offs ws ws_len Xw Yw lw hcar ccar dh0 dc0")
+
+
+@njit(**JIT_OPTIONS)
+def part_rows(p, S, B):
+    """First row and number of rows of part ``p`` of ``S`` of a batch of ``B`` rows."""
+    q, r = B // S, B % S
+    return p * q + min(p, r), q + (1 if p < r else 0)
+
+
+@njit(**JIT_OPTIONS)
+def set_offsets(sc, cfg, T, B, drop):
+    """Lay out each part's workspace for windows of up to ``T`` steps of a ``B``-row batch."""
+    S = sc.offs.shape[0]
+    for q in range(S):
+        offs = ws_offsets(T, part_rows(q, S, B)[1], cfg, drop)
+        for i in range(offs.shape[0]):
+            sc.offs[q, i] = offs[i]
+
+
+@njit(**JIT_OPTIONS)
+def _part_ws(sc, p):
+    offs = sc.offs[p]
+    return sc.ws[p * sc.ws_len:p * sc.ws_len + offs[N_WS]], offs
+
+
+@njit(**JIT_OPTIONS)
+def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, norm, train,
+                reverse_zero, out, hseq):
+    """One window of part ``p`` of ``S`` of a batch (rows ``idx`` of ``X`` (N, Tt, I), batch-major).
+
+    Starts from the part's states in ``sc.hcar``/``sc.ccar`` (reverse
+    directions from zero when ``reverse_zero``) and leaves its final states
+    there. With ``pdrop > 0`` fresh dropout masks are drawn from numba's
+    generator (seeded with ``seed`` first when ``seed >= 0``). Training (``train``) with a built-in loss: the loss of the
+    window's items (weighted by ``1 / norm`` when ``norm > 0``, see
+    :func:`rnnkit.backends.cpu.heads.head_loss`) and the gradient into ``g``;
+    with a loss computed outside (``cfg[CFG_LOSS] < 0``) it stops after the
+    forward pass (the caller fills ``WS_DLOGITS`` and calls
+    :func:`part_backward`). ``out`` (N, Ty, K), unless empty, receives the
+    head's outputs and ``hseq`` (N, Tt, D*H), unless empty, the top layer's
+    per-step outputs. Returns ``(loss sum, item count)``.
+    """
+    if seed >= 0:
+        np.random.seed(seed)
+    I = X.shape[2]
+    Dy = Y.shape[2]
+    H, K, LD, mode = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS] * cfg[CFG_DIRS], cfg[CFG_MODE]
+    drop = pdrop > 0
+    b0, B = part_rows(p, S, lens.shape[0])
+    lens_p = lens[b0:b0 + B]
+    ws = _part_ws(sc, p)
+    if t0 == 0:
+        clear_state_regions(ws)
+    Xw = v3(sc.Xw[p], 0, T, B, I)
+    for t in range(T):
+        for j in range(B):
+            src = idx[b0 + j]
+            if t0 + t < lens_p[j]:
+                for i in range(I):
+                    Xw[t, j, i] = X[src, t0 + t, i]
+            else:  # padding is never read: it may hold anything, even NaN
+                for i in range(I):
+                    Xw[t, j, i] = 0
+    lw = sc.lw[p, :B]
+    for j in range(B):
+        lw[j] = min(max(lens_p[j] - t0, 0), T)
+    hcar = v3(sc.hcar[p], 0, LD, B, H)
+    ccar = v3(sc.ccar[p], 0, LD, B, H)
+    set_state(ws, cfg, T, B, hcar, ccar, reverse_zero)
+    if drop:
+        draw_masks(ws, cfg, T, B, pdrop)
+    forward(cell, theta, off, cfg, Xw, lw, ws, drop)
+    get_state(ws, cfg, T, B, hcar, ccar)
+    R = T if mode == 0 else 1
+    logits = v3(region(ws, WS_LOGITS), 0, R, B, K)
+    if out.shape[0] > 0:
+        for j in range(B):
+            for t in range(lw[j] if mode == 0 else 1):
+                for k in range(K):
+                    out[idx[b0 + j], t0 + t, k] = logits[t, j, k]
+    if hseq.shape[0] > 0:
+        top = layer_out(ws, cfg, cfg[CFG_LAYERS] - 1, T, B)
+        for j in range(B):
+            for t in range(lw[j]):
+                for k in range(top.shape[1]):
+                    hseq[idx[b0 + j], t0 + t, k] = top[t * B + j, k]
+    if not train or cfg[CFG_LOSS] < 0:
+        return 0.0, 0
+    Yw = v3(sc.Yw[p], 0, R, B, Dy)
+    for t in range(R):
+        for j in range(B):
+            for i in range(Dy):
+                Yw[t, j, i] = Y[idx[b0 + j], t0 + t if mode == 0 else 0, i]
+    loss_sum, cnt = head_loss(cfg[CFG_LOSS], mode, logits, Yw, lens_p, t0, T,
+                              v3(region(ws, WS_DLOGITS), 0, R, B, K), norm)
+    if cnt > 0:
+        backward(cell, theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
+                 v3(sc.dc0[p], 0, LD, B, H), dX)
+    elif norm > 0:
+        g[:] = 0
+    return float(loss_sum), cnt
+
+
+@njit(**JIT_OPTIONS)
+def part_backward(cell, p, S, theta, off, cfg, pdrop, lens, T, sc, g, dX):
+    """Backward of part ``p`` after :func:`window_part` and a loss computed outside the kernels."""
+    H, LD = cfg[CFG_HIDDEN], cfg[CFG_LAYERS] * cfg[CFG_DIRS]
+    B = part_rows(p, S, lens.shape[0])[1]
+    Xw = v3(sc.Xw[p], 0, T, B, cfg[CFG_INPUT])
+    backward(cell, theta, off, cfg, Xw, sc.lw[p, :B], _part_ws(sc, p), pdrop > 0, g,
+             v3(sc.dh0[p], 0, LD, B, H), v3(sc.dc0[p], 0, LD, B, H), dX)
+
+
+@njit(**JIT_OPTIONS)
+def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hyper, decay_mask, X,
+                lengths, Y, order, batch_size, bptt, carry, window_losses, sc):
+    """One epoch in one call, the batches unsplit: for each batch (rows ``order``), each window.
+
+    ``X`` (N, T, I), ``Y`` (N, Ty, D) batch-major. With ``carry`` each window
+    starts from the previous window's final states (every layer; truncated
+    BPTT), except reverse directions, which start from zero at each window's
+    end; else from zeros. With ``pdrop > 0`` numba's generator is seeded once
+    with ``seed`` and fresh masks are drawn for every window. One optimizer
+    update per window that holds at least one item. ``sc`` is scratch for
+    one part of ``batch_size`` rows and windows of ``bptt`` steps. Returns
+    ``(loss sum, item count, number of updates, status)``; status 1 means a
+    non-finite loss was met and the update was not applied.
+    """
+    N, Tt, I = X.shape
+    drop = pdrop > 0
+    if drop:
+        np.random.seed(seed)
+    total = 0.0
+    count_all = 0
+    n_up = 0
+    dX = np.empty((0, 1, I), theta.dtype)
+    empty = np.empty((0, 1, 1), theta.dtype)
+    for start in range(0, N, batch_size):
+        stop = min(start + batch_size, N)
+        idx = order[start:stop]
+        lens = np.empty(stop - start, np.int64)
+        maxlen = 0
+        for j in range(stop - start):
+            lens[j] = lengths[idx[j]]
+            maxlen = max(maxlen, lens[j])
+        set_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop)
+        for t0 in range(0, maxlen, bptt):
+            T = min(bptt, maxlen - t0)
+            if not carry or t0 == 0:
+                sc.hcar[0, :] = 0
+                sc.ccar[0, :] = 0
+            loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1), X, Y,
+                                        idx, lens, t0, T, sc, grad, dX, np.int64(0), True, True, empty, empty)
+            if not np.isfinite(loss_sum):
+                return total, count_all, n_up, 1
+            if cnt > 0:
+                apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
+                window_losses[n_up] = loss_sum / cnt
+                n_up += 1
+                total += loss_sum
+                count_all += cnt
+    return total, count_all, n_up, 0
+
+
+@njit(**JIT_OPTIONS)
+def update_entry(solver, theta, grad, state, step, hyper, decay_mask):
+    """:func:`rnnkit.backends.cpu.optim.apply_update` called from Python."""
+    return apply_update(solver, theta, grad, state, step, hyper, decay_mask)
+
+
+@njit(**JIT_OPTIONS)
+def count_entry(mode, lens, t0, T):
+    """:func:`rnnkit.backends.cpu.heads.count_items` called from Python."""
+    return count_items(mode, lens, t0, T)
+
+
+@njit(**JIT_OPTIONS)
+def masks_entry(cfg, pdrop, seed, T, B, dtype_ref):
+    """The masks :func:`part_entry` draws for a (T, B) batch and ``seed`` (flat)."""
+    offs = ws_offsets(T, B, cfg, True)
+    ws = (np.empty(offs[N_WS], dtype_ref.dtype), offs)
+    np.random.seed(seed)
+    draw_masks(ws, cfg, T, B, pdrop)
+    return region(ws, WS_MASK).copy()

@@ -1,0 +1,326 @@
+"""The stack: layers x directions over one cell's kernels, for one time-major window.
+
+One generic loop runs every (layer, direction) pair with the same cell
+kernels: layer ``k + 1`` reads layer ``k``'s per-step outputs (forward and
+reverse concatenated); the reverse direction runs the forward kernel on each
+sequence reversed within its own length and its outputs are put back in time
+order. Dropout (inverted: kept values are scaled by ``1 / (1 - p)``)
+multiplies the outputs of every layer below the top and the features fed to
+the head, never the recurrent path. ``cell`` is the cell code, a compile-time
+literal (see :mod:`rnnkit.backends.cpu.cells`).
+"""
+
+import numpy as np
+from numba import njit
+
+from ..._config import JIT_OPTIONS
+from ...slots import (
+    CFG_ACT,
+    CFG_CACHE,
+    CFG_DIRS,
+    CFG_GATES,
+    CFG_HIDDEN,
+    CFG_LAYERS,
+    CFG_MODE,
+    CFG_OUTPUTS,
+    CFG_SPLIT_HH,
+    HEAD_B,
+    HEAD_END,
+    HEAD_W,
+    OFF_B_HH,
+    OFF_B_IH,
+    OFF_END,
+    OFF_LN,
+    OFF_PEEP,
+    OFF_W_HH,
+    OFF_W_IH,
+    WS_CACHE,
+    WS_DHL,
+    WS_DHS,
+    WS_DLAST,
+    WS_DLOGITS,
+    WS_DPH,
+    WS_DPI,
+    WS_DXR,
+    WS_DY,
+    WS_DZERO,
+    WS_HL,
+    WS_HS,
+    WS_LOGITS,
+    WS_MASK,
+    WS_TMP,
+    WS_XD,
+    WS_XP,
+    WS_XR,
+    WS_YS,
+)
+from . import cells
+from .linalg import colsum, cview, mm_nn, mm_nt, mm_tn
+from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, v2, v3
+
+
+@njit(**JIT_OPTIONS)
+def layer_params(theta, off, cfg, idx):
+    """Views ``(W_ih, W_hh, b_ih, b_hh, peep, lnp)`` of (layer, direction) ``idx = k * D + d``."""
+    GH = cfg[CFG_GATES] * cfg[CFG_HIDDEN]
+    o = off[idx]
+    Ik = (o[OFF_W_HH] - o[OFF_W_IH]) // GH
+    return (cview(theta[o[OFF_W_IH]:o[OFF_W_HH]], (GH, Ik)),
+            cview(theta[o[OFF_W_HH]:o[OFF_B_IH]], (GH, cfg[CFG_HIDDEN])),
+            theta[o[OFF_B_IH]:o[OFF_B_HH]], theta[o[OFF_B_HH]:o[OFF_PEEP]], theta[o[OFF_PEEP]:o[OFF_LN]],
+            theta[o[OFF_LN]:o[OFF_END]])
+
+
+@njit(**JIT_OPTIONS)
+def head_params(theta, off, cfg):
+    """Views ``(W_out (K, D*H), b_out)`` of the head."""
+    o = off[off.shape[0] - 1]
+    return (cview(theta[o[HEAD_W]:o[HEAD_B]], (cfg[CFG_OUTPUTS], cfg[CFG_DIRS] * cfg[CFG_HIDDEN])),
+            theta[o[HEAD_B]:o[HEAD_END]])
+
+
+@njit(**JIT_OPTIONS)
+def draw_masks(ws, cfg, T, B, p):
+    """Draw every dropout mask of a window from numba's generator, in a fixed order.
+
+    Layer ``k < L - 1``: (T, B, D*H) on its outputs; the head: (T, B, D*H) per
+    step or (B, D*H) for last-step output. Entries are ``0`` (probability
+    ``p``) or ``1 / (1 - p)``.
+    """
+    scale = region(ws, WS_MASK).dtype.type(1.0 / (1.0 - p))
+    zero = region(ws, WS_MASK).dtype.type(0)
+    for k in range(cfg[CFG_LAYERS]):
+        m = mask_of(ws, cfg, k, T, B)
+        for r in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                m[r, j] = scale if np.random.random() >= p else zero
+
+
+@njit(**JIT_OPTIONS)
+def reverse_rows(src, lengths, T, B, out):
+    """``out[s, b] = src[lengths[b] - 1 - s, b]`` for ``s < lengths[b]``, else 0 (rows t*B+b)."""
+    for b in range(B):
+        L = lengths[b]
+        for s in range(T):
+            for j in range(out.shape[1]):
+                out[s * B + b, j] = src[(L - 1 - s) * B + b, j] if s < L else 0
+
+
+@njit(**JIT_OPTIONS)
+def set_state(ws, cfg, T, B, h0, c0, reverse_zero):
+    """Initial states (L*D, B, H); with ``reverse_zero`` reverse directions start at 0."""
+    D = cfg[CFG_DIRS]
+    for idx in range(cfg[CFG_LAYERS] * D):
+        hs = hs_of(ws, cfg, idx, T, B)
+        cs = cs_of(ws, cfg, idx, T, B)
+        zero = reverse_zero and idx % D == 1
+        for b in range(B):
+            for j in range(hs.shape[2]):
+                hs[0, b, j] = 0 if zero else h0[idx, b, j]
+                if cs.shape[0] > 0:
+                    cs[0, b, j] = 0 if zero else c0[idx, b, j]
+
+
+@njit(**JIT_OPTIONS)
+def get_state(ws, cfg, T, B, hT, cT):
+    """Final states (L*D, B, H) into ``hT``, ``cT`` (``cT`` untouched without a cell state)."""
+    for idx in range(cfg[CFG_LAYERS] * cfg[CFG_DIRS]):
+        hs = hs_of(ws, cfg, idx, T, B)
+        cs = cs_of(ws, cfg, idx, T, B)
+        for b in range(B):
+            for j in range(hs.shape[2]):
+                hT[idx, b, j] = hs[T, b, j]
+                if cs.shape[0] > 0:
+                    cT[idx, b, j] = cs[T, b, j]
+
+
+@njit(**JIT_OPTIONS)
+def forward(cell, theta, off, cfg, X, lengths, ws, drop):
+    """Forward pass of a time-major window ``X`` (T, B, I); initial states already set.
+
+    ``lengths`` are the window's own (0 <= length <= T). With ``drop`` the
+    masks in the workspace (see :func:`draw_masks`) are applied. Leaves the
+    head's outputs in the ``WS_LOGITS`` region, (T, B, K) or (1, B, K).
+    """
+    T, B, I = X.shape
+    H, K, L, D = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS], cfg[CFG_DIRS]
+    act, C = cfg[CFG_ACT], cfg[CFG_CACHE]
+    GH = cfg[CFG_GATES] * H
+    DH = D * H
+    # cells whose b_hh adds where b_ih does get both folded into the input projection
+    fold = cfg[CFG_SPLIT_HH] == 0
+    xp = v3(region(ws, WS_XP), 0, T, B, GH)
+    xp2 = cview(xp, (T * B, GH))
+    bsum = region(ws, WS_DPI)[:GH]  # free until backward
+    tmp = region(ws, WS_TMP)
+    for k in range(L):
+        inp = cview(X, (T * B, I)) if k == 0 else layer_in(ws, cfg, k - 1, T, B, drop)
+        Ik = inp.shape[1]
+        for d in range(D):
+            idx = k * D + d
+            W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
+            if d == 0:
+                src = inp
+            else:
+                src = v2(region(ws, WS_XR), 0, T * B, Ik)
+                reverse_rows(inp, lengths, T, B, src)
+            mm_nt(src, W_ih, xp2, False)
+            if b_ih.shape[0] > 0:
+                for j in range(GH):
+                    bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
+                for r in range(T * B):
+                    for j in range(GH):
+                        xp2[r, j] += bsum[j]
+            hs = hs_of(ws, cfg, idx, T, B)
+            cells.FORWARD[cell](xp, lengths, W_hh, b_hh[:0] if fold else b_hh, act, peep, lnp, hs,
+                                   cs_of(ws, cfg, idx, T, B), v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C),
+                                   tmp)
+            if D == 2:
+                ys = v3(region(ws, WS_YS), k * T * B * DH, T, B, DH)
+                for b in range(B):
+                    Lb = lengths[b]
+                    for t in range(T):
+                        s = t + 1 if d == 0 else Lb - t
+                        for j in range(H):
+                            ys[t, b, d * H + j] = hs[s, b, j] if d == 0 or t < Lb else 0
+        if drop and (k < L - 1 or cfg[CFG_MODE] == 0):
+            out = layer_out(ws, cfg, k, T, B)
+            xd = v2(region(ws, WS_XD), k * T * B * DH, T * B, DH)
+            m = mask_of(ws, cfg, k, T, B)
+            for r in range(T * B):
+                for j in range(DH):
+                    xd[r, j] = out[r, j] * m[r, j]
+    if cfg[CFG_MODE] == 1 and (D == 2 or drop):  # gather the top layer's final states
+        hl = v2(region(ws, WS_HL), 0, B, DH)
+        for d in range(D):
+            hT = hs_of(ws, cfg, (L - 1) * D + d, T, B)[T]
+            for b in range(B):
+                for j in range(H):
+                    hl[b, d * H + j] = hT[b, j]
+        if drop:
+            m = mask_of(ws, cfg, L - 1, T, B)
+            for b in range(B):
+                for j in range(DH):
+                    hl[b, j] *= m[b, j]
+    W_out, b_out = head_params(theta, off, cfg)
+    hin = head_in(ws, cfg, T, B, drop)
+    R = hin.shape[0]
+    lg = v2(region(ws, WS_LOGITS), 0, R, K)
+    mm_nt(hin, W_out, lg, False)
+    if b_out.shape[0] > 0:
+        for r in range(R):
+            for j in range(K):
+                lg[r, j] += b_out[j]
+
+
+@njit(**JIT_OPTIONS)
+def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
+    """Backward pass after :func:`forward` and the head's loss filled ``WS_DLOGITS``.
+
+    Writes the full gradient into ``grad`` (same layout as ``theta``), the
+    gradient of the initial states into ``dh0``/``dc0`` (L*D, B, H) and, when
+    ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
+    """
+    T, B, I = X.shape
+    H, K, L, D = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS], cfg[CFG_DIRS]
+    act, C, mode = cfg[CFG_ACT], cfg[CFG_CACHE], cfg[CFG_MODE]
+    split = cfg[CFG_SPLIT_HH] != 0
+    GH = cfg[CFG_GATES] * H
+    DH = D * H
+    TB = T * B
+    W_out, b_out = head_params(theta, off, cfg)
+    gW_out, gb_out = head_params(grad, off, cfg)
+    hin = head_in(ws, cfg, T, B, drop)
+    R = hin.shape[0]
+    dl = v2(region(ws, WS_DLOGITS), 0, R, K)
+    mm_tn(dl, hin, gW_out, False)
+    if gb_out.shape[0] > 0:
+        colsum(dl, gb_out, False)
+    dtop = v2(region(ws, WS_DY), 0, TB, DH) if mode == 0 else v2(region(ws, WS_DHL), 0, B, DH)
+    mm_nn(dl, W_out, dtop, False)
+    if drop:
+        m = mask_of(ws, cfg, L - 1, T, B)
+        for r in range(R):
+            for j in range(DH):
+                dtop[r, j] *= m[r, j]
+    if mode == 1:
+        v2(region(ws, WS_DY), 0, TB, DH)[:] = 0
+    dlast = v2(region(ws, WS_DLAST), 0, B, H)
+    dzero = v2(region(ws, WS_DZERO), 0, B, H)
+    dpi = v3(region(ws, WS_DPI), 0, T, B, GH)
+    dpi2 = cview(dpi, (TB, GH))
+    dph = v3(region(ws, WS_DPH), 0, T if split else 0, B, GH)
+    dhh2 = cview(dph, (TB, GH)) if split else dpi2
+    tmp = region(ws, WS_TMP)
+    cur = 0
+    for k in range(L - 1, -1, -1):
+        dYk = v2(region(ws, WS_DY), cur * TB * DH, TB, DH)
+        need_din = k > 0 or dX.shape[0] > 0
+        if k > 0:
+            din = v2(region(ws, WS_DY), (1 - cur) * TB * DH, TB, DH)
+            inp = layer_in(ws, cfg, k - 1, T, B, drop)
+        else:
+            din = cview(dX, (TB, I)) if dX.shape[0] > 0 else dYk
+            inp = cview(X, (TB, I))
+        Ik = inp.shape[1]
+        for d in range(D):
+            idx = k * D + d
+            W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
+            gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, idx)
+            gpeep[:] = 0
+            glnp[:] = 0
+            hs = hs_of(ws, cfg, idx, T, B)
+            if D == 1:
+                dhs = cview(dYk, (T, B, H))
+            else:
+                dhs = v3(region(ws, WS_DHS), 0, T, B, H)
+                for b in range(B):
+                    Lb = lengths[b]
+                    for s in range(T):
+                        for j in range(H):
+                            if d == 0:
+                                dhs[s, b, j] = dYk[s * B + b, j]
+                            elif s < Lb:
+                                dhs[s, b, j] = dYk[(Lb - 1 - s) * B + b, H + j]
+                            else:
+                                dhs[s, b, j] = 0
+            if mode == 1 and k == L - 1:
+                for b in range(B):
+                    for j in range(H):
+                        dlast[b, j] = dtop[b, d * H + j]
+            else:
+                dlast[:] = 0
+            cells.BACKWARD[cell](dhs, lengths, W_hh, act, peep, lnp, hs, cs_of(ws, cfg, idx, T, B),
+                                    v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), dlast, dzero, dpi, dph,
+                                    dh0[idx], dc0[idx], gpeep, glnp, tmp)
+            if d == 0:
+                src = inp
+            else:
+                src = v2(region(ws, WS_XR), 0, TB, Ik)
+                reverse_rows(inp, lengths, T, B, src)
+            mm_tn(dpi2, src, gW_ih, False)
+            mm_tn(dhh2, v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H), gW_hh, False)
+            if gb_ih.shape[0] > 0:
+                colsum(dpi2, gb_ih, False)
+                if split:
+                    colsum(dhh2, gb_hh, False)
+                else:  # the same array: the same sums
+                    for j in range(GH):
+                        gb_hh[j] = gb_ih[j]
+            if need_din:
+                if d == 0:
+                    mm_nn(dpi2, W_ih, din, False)
+                else:
+                    dxr = v2(region(ws, WS_DXR), 0, TB, Ik)
+                    mm_nn(dpi2, W_ih, dxr, False)
+                    for b in range(B):
+                        Lb = lengths[b]
+                        for s in range(Lb):
+                            for j in range(Ik):
+                                din[(Lb - 1 - s) * B + b, j] += dxr[s * B + b, j]
+        if k > 0 and drop:
+            m = mask_of(ws, cfg, k - 1, T, B)
+            for r in range(TB):
+                for j in range(DH):
+                    din[r, j] *= m[r, j]
+        cur = 1 - cur
