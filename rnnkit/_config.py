@@ -8,6 +8,8 @@ file changes). The runtime settings are read at each call.
 import contextlib
 import threading
 
+import numpy as np
+
 #: Options passed to every ``numba.njit`` kernel. ``cache=True`` writes compiled
 #: code to ``__pycache__`` so a second process does not compile again.
 #: ``error_model="numpy"`` drops Python's division-by-zero checks.
@@ -102,13 +104,13 @@ def set_config(n_threads=None, train_parts=None, blas_threads=None, max_kept_wor
     for name, value in (("n_threads", n_threads), ("train_parts", train_parts),
                         ("max_kept_workspace", max_kept_workspace)):
         if value is not None:
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
             s[name] = int(value)
     if blas_threads is not None:
         if blas_threads == "default":
             s["blas_threads"] = None
-        elif isinstance(blas_threads, bool) or int(blas_threads) != blas_threads or blas_threads < 1:
+        elif not isinstance(blas_threads, int) or isinstance(blas_threads, bool) or blas_threads < 1:
             raise ValueError(f"blas_threads must be a positive integer or 'default', got {blas_threads!r}")
         else:
             s["blas_threads"] = int(blas_threads)

@@ -29,7 +29,15 @@ class ParamLayout:
     Attributes
     ----------
     shapes : dict
-        Name -> shape, in layout order (see :class:`rnnkit.network.Network`).
+        Name -> shape, in layout order. For each layer ``k`` and
+        direction (suffix ``""`` or ``"_reverse"``), PyTorch's
+        ``weight_ih_l{k}`` (G*H, I for k=0 else D*H), ``weight_hh_l{k}`` (G*H, H),
+        ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), then with ``peephole``
+        ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,), then
+        with ``layer_norm`` the gains ``ln_weight_l{k}`` and biases
+        ``ln_bias_l{k}`` (G*H,, one normalisation per gate block, gate order)
+        and, for the LSTM, ``ln_cell_weight_l{k}``, ``ln_cell_bias_l{k}`` (H,);
+        finally the head ``weight_out`` (K, D*H) and ``bias_out`` (K,).
     offsets : ndarray of shape (len(shapes) + 1,)
         Start of each block, and the total length.
     size : int

@@ -1,26 +1,29 @@
 """Stacked, optionally bidirectional recurrent layers plus a dense head on one flat parameter vector.
 
-:class:`Network` validates a model's description (cell and its variants,
-sizes, layers, directions, dropout, loss, output mode) and is the entry point
-of its computations: :meth:`Network.loss_and_grad` (one batch),
-:meth:`Network.train_epoch` (every batch and truncated-BPTT window of an
-epoch, with the optimizer's updates) and :meth:`Network.predict`. Where each
-parameter lives is :class:`rnnkit.layout.ParamLayout`'s; the computations run
-on a backend (:mod:`rnnkit.backends`), chosen by ``device``.
-
-Parameters use PyTorch's names, shapes and gate order (see :meth:`Network.coefs`).
+:class:`Network` validates a model's description and is the entry point of
+its computations (:meth:`~Network.loss_and_grad`, :meth:`~Network.train_epoch`,
+:meth:`~Network.predict`), which run on a backend (:mod:`rnnkit.backends`,
+chosen by ``device``); :class:`rnnkit.layout.ParamLayout` places the parameters
+(PyTorch's names, shapes and gate order, see :meth:`Network.coefs`).
 """
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ._compile import announce
 from .backends import get_backend
 from .cells import CELLS, NONLINEARITIES
 from .layout import ParamLayout
 from .losses import OUTPUT_MODES, get_loss
-from .slots import N_CFG
+from .slots import config_vector
 
 __all__ = ["Network"]
+
+
+def _writable(a, dtype):
+    """``a`` as a C-contiguous, writable array of ``dtype`` (one compiled signature for every input)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.writeable else a.copy()
 
 
 class Network:
@@ -50,11 +53,9 @@ class Network:
         concatenated with the reverse direction's state after it has read the
         whole sequence (PyTorch's ``h_n``).
     forget_bias : float or None, default=None
-        For ``"lstm"``: initial value of the forget gate's bias (``bias_ih``
-        block f of every layer and direction; ``bias_hh`` block f starts at
-        0). With ``layer_norm`` it initialises the f block of ``ln_bias``
-        instead (added after the normalisation, where a shift is not
-        cancelled, as TensorFlow's ``LayerNormBasicLSTMCell`` does). ``None``
+        For ``"lstm"``: initial forget-gate bias (``bias_ih`` block f; ``bias_hh``
+        block f at 0), or with ``layer_norm`` of ``ln_bias`` block f (after the
+        normalisation, as TensorFlow's ``LayerNormBasicLSTMCell``). ``None``
         keeps PyTorch's uniform initialisation.
     num_layers : int, default=1
         Stacked recurrent layers; layer ``k + 1`` reads layer ``k``'s per-step
@@ -80,15 +81,8 @@ class Network:
     Attributes
     ----------
     shapes : dict
-        Parameter name -> shape, in layout order. For each layer ``k`` and
-        direction (suffix ``""`` or ``"_reverse"``), PyTorch's
-        ``weight_ih_l{k}`` (G*H, I for k=0 else D*H), ``weight_hh_l{k}`` (G*H, H),
-        ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), then with ``peephole``
-        ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,), then
-        with ``layer_norm`` the gains ``ln_weight_l{k}`` and biases
-        ``ln_bias_l{k}`` (G*H,, one normalisation per gate block, gate order)
-        and, for the LSTM, ``ln_cell_weight_l{k}``, ``ln_cell_bias_l{k}`` (H,);
-        finally the head ``weight_out`` (K, D*H) and ``bias_out`` (K,).
+        Parameter name -> shape, in layout order (PyTorch's names, see
+        :class:`rnnkit.layout.ParamLayout`).
     offsets : ndarray of shape (len(shapes) + 1,)
         Start of each parameter in the flat vector, and its length.
     size : int
@@ -101,11 +95,10 @@ class Network:
 
     Notes
     -----
-    States ``h0``, ``c0``, ``hT``, ``cT`` have PyTorch's shape
-    (num_layers * num_directions, N, hidden_size), ordered layer by layer,
-    forward before reverse. A reverse direction's initial state is its state
-    before it reads a sequence's last valid step; its final state is the one
-    after reading the first step.
+    States ``h0``, ``c0``, ``hT``, ``cT`` have PyTorch's shape (num_layers *
+    num_directions, N, hidden_size), layer by layer, forward before reverse. A
+    reverse direction starts before a sequence's last valid step and ends
+    after reading the first.
 
     Examples
     --------
@@ -137,112 +130,64 @@ class Network:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         spec = CELLS[cell]
         if peephole and not spec.peephole:
-            raise ValueError(f"peephole=True needs a cell with peepholes "
-                             f"({[n for n, s in CELLS.items() if s.peephole]}), got cell={cell!r}")
+            raise ValueError(f"peephole=True needs cell in {[n for n, s in CELLS.items() if s.peephole]}, "
+                             f"got cell={cell!r}")
         dropout = float(dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.loss_fn = get_loss(loss)
         if self.loss_fn.level == "sequence" and output != "sequence":
             raise ValueError(f"the sequence-level loss {self.loss_fn!r} needs output='sequence'")
-        get_backend(device)  # fails early for an unknown device
+        get_backend(device)  # an unknown device fails here
         self.cell, self.nonlinearity, self.bias, self.device = cell, nonlinearity, bool(bias), device
         self.loss, self.output, self.forget_bias = self.loss_fn.name, output, forget_bias
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.output_size = int(output_size)
+        self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
         self.peephole, self.layer_norm, self.dropout = bool(peephole), bool(layer_norm), dropout
-        self.num_directions = 2 if self.bidirectional else 1
-        self.n_gates = spec.n_gates
+        self.num_directions, self.n_gates = 2 if self.bidirectional else 1, spec.n_gates
         self.layout = ParamLayout(spec, self.input_size, self.hidden_size, self.output_size, self.num_layers,
                                   self.num_directions, self.bias, self.peephole, self.layer_norm)
-        self.cfg = np.zeros(N_CFG, dtype=np.int64)
-        self.cfg[:] = [spec.code, NONLINEARITIES[nonlinearity], self.input_size, self.hidden_size,
-                       self.output_size, self.loss_fn.code, OUTPUT_MODES[output], int(self.bias),
-                       self.num_layers, self.num_directions, int(self.peephole), int(self.layer_norm),
-                       spec.cache_width(self.hidden_size, self.layer_norm), spec.n_gates,
-                       int(spec.has_cell_state), int(spec.split_hh)]
+        self.cfg = config_vector(
+            cell=spec.code, act=NONLINEARITIES[nonlinearity], input=self.input_size, hidden=self.hidden_size,
+            outputs=self.output_size, loss=self.loss_fn.code, mode=OUTPUT_MODES[output], bias=self.bias,
+            layers=self.num_layers, dirs=self.num_directions, peep=self.peephole, lnorm=self.layer_norm,
+            cache=spec.cache_width(self.hidden_size, self.layer_norm), gates=spec.n_gates,
+            has_c=spec.has_cell_state, split_hh=spec.split_hh)
 
-    # -- description --------------------------------------------------------------------
-    @property
-    def spec(self):
-        """rnnkit.cells.CellSpec: the cell family's description."""
-        return CELLS[self.cell]
+    spec = property(lambda self: CELLS[self.cell], doc="rnnkit.cells.CellSpec: the cell family.")
+    backend = property(lambda self: get_backend(self.device), doc="rnnkit.backends.Backend: where it runs.")
+    shapes = property(lambda self: self.layout.shapes, doc="dict: see the class docstring.")
+    offsets = property(lambda self: self.layout.offsets, doc="ndarray: see the class docstring.")
+    size = property(lambda self: self.layout.size, doc="int: see the class docstring.")
+    decay_mask_ = property(lambda self: self.layout.decay_mask, doc="ndarray: see the class docstring.")
 
-    @property
-    def backend(self):
-        """rnnkit.backends.Backend: where the computations run."""
-        return get_backend(self.device)
+    has_cell_state = property(lambda self: self.spec.has_cell_state,
+                              doc="bool: whether the cell carries a cell state ``c`` besides ``h`` (LSTM).")
+    n_states = property(lambda self: self.num_layers * self.num_directions,
+                        doc="int: leading dimension of the states, ``num_layers * num_directions``.")
 
-    @property
-    def shapes(self):
-        """dict: parameter name -> shape, in layout order (see the class docstring)."""
-        return self.layout.shapes
-
-    @property
-    def offsets(self):
-        """ndarray: start of each parameter in the flat vector, and its length."""
-        return self.layout.offsets
-
-    @property
-    def size(self):
-        """int: length of the flat parameter vector."""
-        return self.layout.size
-
-    @property
-    def decay_mask_(self):
-        """ndarray: 1 on weights, 0 on biases and layer-norm gains/biases."""
-        return self.layout.decay_mask
-
-    @property
-    def has_cell_state(self):
-        """Whether the cell carries a cell state ``c`` besides ``h`` (LSTM)."""
-        return self.spec.has_cell_state
-
-    @property
-    def n_states(self):
-        """Leading dimension of the states: ``num_layers * num_directions``."""
-        return self.num_layers * self.num_directions
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_spare", None)  # scratch memory, not part of the model
-        state.pop("_decay_cast", None)
-        return state
+    def __getstate__(self):  # scratch memory is not part of the model
+        return {k: v for k, v in self.__dict__.items() if k not in ("_spare", "_decay_cast")}
 
     def init_params(self, random_state=None, dtype=np.float64):
         """A new flat parameter vector, initialised as PyTorch does.
 
-        Every recurrent weight and bias (peepholes included) is drawn from
-        ``U(-1/sqrt(H), 1/sqrt(H))``; the head from
-        ``U(-1/sqrt(D*H), 1/sqrt(D*H))`` (``nn.Linear``'s default). Layer-norm
-        gains start at 1 and layer-norm biases at 0. ``forget_bias`` (LSTM)
-        is applied as documented in the class. For the layer-normalised GRU
-        the r and z blocks of every ``bias_ih_l{k}[_reverse]`` start at 1.0
-        and those of ``bias_hh`` at 0 (the tutorial's gate bias of 1.0).
+        Recurrent weights and biases (peepholes included) from
+        ``U(-1/sqrt(H), 1/sqrt(H))``, the head from ``U(-1/sqrt(D*H), 1/sqrt(D*H))``
+        (``nn.Linear``'s default), layer-norm gains 1 and biases 0; then the
+        cell's own (its :class:`~rnnkit.cells.CellSpec` ``init``: the LSTM's
+        ``forget_bias``, the layer-normalised GRU's r and z biases of 1.0).
 
         Parameters
         ----------
         random_state : int, RandomState or None
-            Seed or generator.
         dtype : dtype, default=np.float64
-            ``np.float32`` or ``np.float64``.
 
         Returns
         -------
         ndarray of shape (size,)
         """
-        from sklearn.utils import check_random_state
-
         return self.layout.init(check_random_state(random_state), dtype, self.forget_bias)
-
-    def _decay_mask(self, dtype):
-        """:attr:`decay_mask_` in ``dtype``, converted once."""
-        cached = self.__dict__.get("_decay_cast")
-        if cached is None or cached.dtype != dtype or cached.shape != self.decay_mask_.shape:
-            cached = self.decay_mask_.astype(dtype)
-            self._decay_cast = cached
-        return cached
 
     def coefs(self, theta):
         """Named views (PyTorch names, shapes and gate order) into ``theta``.
@@ -255,8 +200,7 @@ class Network:
         Returns
         -------
         dict of str to ndarray
-            Views: writing into them writes into ``theta``. Names and shapes
-            as in :attr:`shapes`.
+            Views (writing into them writes into ``theta``), as in :attr:`shapes`.
         """
         return self.layout.coefs(theta)
 
@@ -268,7 +212,6 @@ class Network:
         coefs : dict of str to array-like
             One entry per name in :attr:`shapes`, of that shape.
         dtype : dtype, default=np.float64
-            Precision of the result.
 
         Returns
         -------
@@ -276,18 +219,15 @@ class Network:
         """
         return self.layout.flatten(coefs, dtype)
 
-    # -- helpers ---------------------------------------------------------------------
     def targets(self, Y, dtype):
         """Targets as the (N, Ty, D) float array the kernels read.
 
         Parameters
         ----------
         Y : array-like
-            Class indices (N, T) / (N,) for cross-entropy, else (N, T, K) / (N, K)
-            (a :class:`~rnnkit.losses.Loss` of your own encodes its own, see
-            :meth:`rnnkit.losses.Loss.encode`).
+            Class indices (N, T) / (N,) for cross-entropy, else (N, T, K) / (N, K);
+            see :meth:`rnnkit.losses.Loss.encode`.
         dtype : dtype
-            Precision of the parameters.
 
         Returns
         -------
@@ -320,26 +260,14 @@ class Network:
         Returns
         -------
         list of ndarray
-            One per layer, batch-major: the multiplier (0 or ``1 / (1 - p)``) of
-            layer ``k``'s per-step outputs (N, T, D*H) for ``k < num_layers - 1``;
-            the last one multiplies the head's input, (N, T, D*H) per step or
-            (N, D*H) for last-step output. Empty when ``dropout == 0``.
+            One per layer, batch-major multipliers (0 or ``1 / (1 - p)``): of layer
+            ``k``'s outputs (N, T, D*H) for ``k < num_layers - 1``, then of the
+            head's input ((N, T, D*H), or (N, D*H) for last-step output).
         """
         if self.dropout == 0:
             return []
-        N, T = int(n_samples), int(n_timesteps)
-        flat = self.backend.dropout_masks(self, int(seed), N, T, dtype)
-        DH = self.num_directions * self.hidden_size
-        out = []
-        for k in range(self.num_layers):
-            block = flat[k * T * N * DH:(k + 1) * T * N * DH]
-            if k == self.num_layers - 1 and self.output == "last":
-                out.append(block[:N * DH].reshape(N, DH).copy())
-            else:
-                out.append(block.reshape(T, N, DH).transpose(1, 0, 2).copy())
-        return out
+        return self.backend.dropout_masks(self, int(seed), int(n_samples), int(n_timesteps), dtype)
 
-    # -- compiled entry points ---------------------------------------------------------
     def loss_and_grad(self, theta, X, lengths, Y, h0=None, c0=None, input_grad=False,
                       dropout_seed=None):
         """Mean loss over one batch and its gradient, by full backpropagation through time.
@@ -359,22 +287,20 @@ class Network:
         input_grad : bool, default=False
             Also return the gradient with respect to ``X``.
         dropout_seed : int, default=None
-            With ``dropout > 0``: seed of the masks (the same seed draws the
-            same masks, see :meth:`dropout_masks`); a random one when None.
+            With ``dropout > 0``: seed of the masks (see :meth:`dropout_masks`);
+            a random one when None.
 
         Returns
         -------
         loss : float
             Mean loss over the batch's items.
         out : dict
-            ``grad`` (size,), ``dh0``, ``dc0``, ``hT``, ``cT``
-            (num_layers * num_directions, N, hidden_size) and, with
-            ``input_grad``, ``dX`` (N, T, input_size).
+            ``grad`` (size,), ``dh0``, ``dc0``, ``hT``, ``cT`` (L*D, N, H) and,
+            with ``input_grad``, ``dX`` (N, T, input_size).
         """
-        dt = theta.dtype
-        X = np.ascontiguousarray(X, dtype=dt)
+        dt, theta = theta.dtype, _writable(theta, theta.dtype)
+        X, lengths = _writable(X, dt), _writable(lengths, np.int64)
         N = X.shape[0]
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
         if self.dropout > 0 and dropout_seed is None:
             dropout_seed = np.random.randint(0, 2**31 - 1)
         seed = 0 if dropout_seed is None else int(dropout_seed)
@@ -386,7 +312,7 @@ class Network:
 
     def train_epoch(self, theta, optimizer, X, lengths, Y, order=None, batch_size=None,
                     bptt_steps=None, carry=False, seed=0, verbose=0):
-        """Train one epoch in a single compiled call.
+        """Train one epoch: every batch and truncated-BPTT window, one update per window.
 
         Parameters
         ----------
@@ -407,12 +333,10 @@ class Network:
         bptt_steps : int, default=None
             Truncated-BPTT window; the whole sequence when None.
         carry : bool, default=False
-            Start each window from the previous window's final states (every
-            layer's forward direction; reverse directions start from zero at
-            each window's end, as they cannot see past it).
+            Start each window from the previous window's final states (reverse
+            directions start from zero at each window's end).
         seed : int, default=0
-            Seeds the dropout masks (numba's generator, inside the call): the
-            same seed gives bit-identical results.
+            Seeds the dropout masks: the same seed gives bit-identical results.
         verbose : int, default=0
             With ``verbose >= 1`` a first compilation shows a progress bar.
 
@@ -436,8 +360,8 @@ class Network:
                              f"bptt_steps={bptt_steps} is shorter than the sequences ({T} steps)")
         with announce(self, theta.dtype, verbose):
             total, count, window_losses, status = self.backend.train_epoch(
-                self, theta, optimizer, X, np.ascontiguousarray(lengths, dtype=np.int64), Y, order, batch_size,
-                bptt, bool(carry), int(seed))
+                self, theta, optimizer, _writable(X, theta.dtype), _writable(lengths, np.int64),
+                _writable(Y, theta.dtype), order, batch_size, bptt, bool(carry), int(seed))
         mean = total / count if count else float("nan")
         return float(mean), window_losses, int(status)
 
@@ -455,22 +379,21 @@ class Network:
         h0, c0 : ndarray of shape (num_layers * num_directions, N, hidden_size), default=None
             Initial states; zeros when None.
         chunk : int, default=256
-            Rows per compiled forward call.
+            Rows per compiled call.
         hidden_states : bool, default=False
             Also return the top layer's per-step outputs.
 
         Returns
         -------
         dict
-            ``out`` ((N, T, K) per-step, zero past each length; or (N, K)),
-            ``hT``, ``cT`` (num_layers * num_directions, N, hidden_size) and, if
-            asked, ``hseq`` (N, T, D*H): the top layer's per-step outputs
-            (forward, reverse concatenated), zero past each length.
+            ``out`` ((N, T, K) per-step, zero past each length; or (N, K)), ``hT``,
+            ``cT`` (L*D, N, H) and, if asked, ``hseq`` (N, T, D*H): the top layer's
+            per-step outputs (forward, reverse concatenated), zero past each length.
         """
-        dt = theta.dtype
-        X = np.ascontiguousarray(X, dtype=dt)
+        dt, theta = theta.dtype, _writable(theta, theta.dtype)
+        X = _writable(X, dt)
         N = X.shape[0]
         with announce(self, dt):
-            return self.backend.predict(self, theta, X, np.ascontiguousarray(lengths, dtype=np.int64),
+            return self.backend.predict(self, theta, X, _writable(lengths, np.int64),
                                         self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"), int(chunk),
                                         bool(hidden_states))

@@ -80,3 +80,25 @@ N_WS = 20
 (HYPER_LR, HYPER_MOMENTUM, HYPER_NESTEROV, HYPER_BETA_1, HYPER_BETA_2, HYPER_EPSILON, HYPER_RHO,
  HYPER_ALPHA, HYPER_CLIP) = range(9)
 N_HYPER = 9
+
+
+def config_vector(**values):
+    """The integer configuration vector from its named values (``cell=`` for ``CFG_CELL``, ...).
+
+    Every ``CFG_*`` slot must be given, by its lower-case name without the prefix.
+
+    Returns
+    -------
+    ndarray of shape (N_CFG,), dtype int64
+    """
+    import numpy as np
+
+    names = {name[4:].lower(): slot for name, slot in globals().items() if name.startswith("CFG_")}
+    missing = set(names) - set(values)
+    unknown = set(values) - set(names)
+    if missing or unknown:
+        raise ValueError(f"config_vector: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    cfg = np.zeros(N_CFG, dtype=np.int64)
+    for name, value in values.items():
+        cfg[names[name]] = int(value)
+    return cfg

@@ -7,6 +7,8 @@ parameters use PyTorch's names and gate order.
 
 import numpy as np
 
+from rnnkit._gradcheck import central_differences  # noqa: F401  (one home; re-exported here)
+
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
@@ -337,24 +339,3 @@ def network_loss(net, p, X, lengths, Y, h0=None, c0=None, masks=None):
         y = Y[b, t] if net.output == "sequence" else Y[b]
         values.append(item_loss(net.loss, z, y)[0])
     return float(np.mean(values)), logits, hT, cT, hseq
-
-
-# ----------------------------------------------------------------------------- finite differences
-def central_differences(arr, fn, eps=1e-6):
-    """Gradient of the scalar ``fn()`` w.r.t. ``arr`` (perturbed in place, then restored).
-
-    Fourth-order central stencil ``(8 (f(x+h) - f(x-h)) - (f(x+2h) - f(x-2h))) / (12 h)``:
-    its truncation error is O(h**4), so strongly curved spots (layer norm over two
-    nearly equal units, say) do not pass their curvature off as a gradient error.
-    """
-    g = np.zeros(arr.size)
-    flat = arr.reshape(-1)
-    for i in range(arr.size):
-        old = flat[i]
-        values = []
-        for step in (eps, -eps, 2 * eps, -2 * eps):
-            flat[i] = old + step
-            values.append(fn())
-        flat[i] = old
-        g[i] = (8 * (values[0] - values[1]) - (values[2] - values[3])) / (12 * eps)
-    return g.reshape(arr.shape)

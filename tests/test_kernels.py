@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from naive import central_differences as fd
 
+from rnnkit import gradcheck
 from rnnkit.backends.cpu.numeric import TANH32_CLAMP, _tanh32_py
 from rnnkit.network import Network
 
@@ -121,16 +121,7 @@ def test_gradient_finite_differences(cell, act, bias, loss, output, N, T, I, H, 
     net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, act, bias, loss, output, N, T, I, H, K)
     if cell == "rnn" and act == "relu":
         assume(_min_relu_margin(net, theta, X, lengths, h0) > 1e-4)
-    _, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
-
-    def f(th=theta, x=X, a=h0, c=c0):
-        return net.loss_and_grad(th, x, lengths, Y, a, c)[0]
-
-    checks = [(out["grad"], fd(theta, f)), (out["dX"], fd(X, f)), (out["dh0"], fd(h0, f))]
-    if cell == "lstm":
-        checks.append((out["dc0"], fd(c0, f)))
-    for analytic, num in checks:
-        np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7)
+    gradcheck(net, theta, X, lengths, Y, h0, c0, rtol=1e-5, atol=1e-7)
 
 
 def test_float32_tanh_error_bound():
@@ -144,6 +135,7 @@ def test_float32_tanh_error_bound():
     assert abs(_tanh32_py(np.float32(TANH32_CLAMP * 2)) - 1) < 1e-6
 
 
+@pytest.mark.compiled
 def test_float32_kernel_tanh_matches_python_twin():
     """The compiled float32 path uses the same rational tanh as the documented NumPy twin."""
     net = Network("rnn", 1, 1, 1, bias=False, loss="squared_error")

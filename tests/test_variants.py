@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from naive import central_differences as fd
 
+from rnnkit import gradcheck
 from rnnkit.network import Network
 from rnnkit.optim import Optimizer
 
@@ -112,17 +112,7 @@ def test_gradient_finite_differences(combo, N, T, I, H, K, loss, seed):
     rng = np.random.default_rng(seed)
     net = make_net(combo, I, H, K, loss=loss)
     theta, X, lengths, Y, h0, c0 = make_problem(rng, net, N, T)
-    _, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True, dropout_seed=seed)
-
-    def f():
-        return net.loss_and_grad(theta, X, lengths, Y, h0, c0, dropout_seed=seed)[0]
-
-    checks = [("grad", out["grad"], fd(theta, f)), ("dX", out["dX"], fd(X, f)),
-              ("dh0", out["dh0"], fd(h0, f))]
-    if net.has_cell_state:
-        checks.append(("dc0", out["dc0"], fd(c0, f)))
-    for what, analytic, num in checks:
-        np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7, err_msg=what)
+    gradcheck(net, theta, X, lengths, Y, h0, c0, dropout_seed=seed, rtol=1e-5, atol=1e-7)
 
 
 def test_single_layer_gradients_match_naive_backward():

@@ -38,7 +38,7 @@ class Backend(ABC):
 
     @abstractmethod
     def dropout_masks(self, net, seed, n_samples, n_timesteps, dtype):
-        """The flat dropout masks :meth:`loss_and_grad` draws for ``seed``."""
+        """The dropout masks :meth:`loss_and_grad` draws for ``seed`` (see :meth:`Network.dropout_masks`)."""
 
     @abstractmethod
     def apply_update(self, optimizer, theta, grad, decay_mask):

@@ -226,6 +226,8 @@ class BaseRNN(BaseEstimator, ABC):
         X, lengths, _ = self._validate_X(X, reset=first)
         Y = self._encode_targets(y, lengths, first, classes)
         dt = np.dtype(self.dtype)
+        if not first and not self._theta.flags.writeable:  # e.g. unpickled from a read-only memory map
+            self._theta = self._theta.copy()
         if first:
             self._rng = check_random_state(self.random_state)
             self._net = self._make_network()

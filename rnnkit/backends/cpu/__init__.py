@@ -58,6 +58,15 @@ class CpuBackend(Backend):
             net._spare = buf
         return buf
 
+    @staticmethod
+    def _decay_mask(net, dtype):
+        """The network's decay mask in ``dtype``, converted once and kept on ``net``."""
+        cached = net.__dict__.get("_decay_cast")
+        if cached is None or cached.dtype != dtype or cached.shape != net.decay_mask_.shape:
+            cached = net.decay_mask_.astype(dtype)
+            net._decay_cast = cached
+        return cached
+
     def _scratch(self, net, S, T, Bm, Ty, Dy, dtype, drop, keep=True):
         cfg = net.cfg
         ws_len = int(ws_size(T, Bm, cfg, drop))
@@ -87,7 +96,8 @@ class CpuBackend(Backend):
         R = T if net.output == "sequence" else 1
         logits = self._region(sc, 0, WS_LOGITS, (R, B, K)).transpose(1, 0, 2)
         lw = np.clip(lens - t0, 0, T)
-        Yw = Y[idx, t0:t0 + T] if net.output == "sequence" else Y[idx]
+        step_targets = net.output == "sequence" and net.loss_fn.level == "step"
+        Yw = Y[idx, t0:t0 + T] if step_targets else Y[idx]
         total, count, dlogits = net.loss_fn.value_and_grad(np.ascontiguousarray(logits), Yw, lw)
         if count > 0:
             self._region(sc, 0, WS_DLOGITS, (R, B, K))[...] = np.asarray(dlogits).transpose(1, 0, 2) / count
@@ -131,7 +141,7 @@ class CpuBackend(Backend):
         sc = self._scratch(net, S, Tw, Bm, Tw if net.output == "sequence" else 1, Y.shape[2], dt, drop)
         window_losses = np.empty(-(-N // batch_size) * -(-Tt // bptt))
         grad = np.empty_like(theta)
-        decay = net._decay_mask(dt)
+        decay = self._decay_mask(net, dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
         with blas_threads(self._uses_blas(net, batch_size)):
             if S == 1 and cfg[CFG_LOSS] >= 0:
@@ -227,7 +237,17 @@ class CpuBackend(Backend):
         return res
 
     def dropout_masks(self, net, seed, n_samples, n_timesteps, dtype):
-        return loops.masks_entry(net.cfg, net.dropout, seed, n_timesteps, n_samples, np.empty(0, dtype))
+        N, T = n_samples, n_timesteps
+        flat = loops.masks_entry(net.cfg, net.dropout, seed, T, N, np.empty(0, dtype))
+        DH = net.num_directions * net.hidden_size
+        out = []
+        for k in range(net.num_layers):
+            block = flat[k * T * N * DH:(k + 1) * T * N * DH]
+            if k == net.num_layers - 1 and net.output == "last":
+                out.append(block[:N * DH].reshape(N, DH).copy())
+            else:
+                out.append(block.reshape(T, N, DH).transpose(1, 0, 2).copy())
+        return out
 
     def apply_update(self, optimizer, theta, grad, decay_mask):
         if optimizer.state is None or optimizer.state.shape[1] != theta.shape[0]:

@@ -1,0 +1,231 @@
+"""The engine's boundaries, exercised: cell registry and cache widths, a loss of the user's own,
+the batch split's independence from the thread count, concurrent training, runtime settings."""
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit import RNNClassifier, config_context, get_config
+from rnnkit.backends import get_backend
+from rnnkit.backends.cpu.cells import KERNELS, CellCode
+from rnnkit.cells import CELLS
+from rnnkit.losses import Loss
+from rnnkit.network import Network
+from rnnkit.optim import Optimizer
+from rnnkit.slots import CFG_CELL, CFG_GATES, N_CFG
+
+
+# ------------------------------------------------------------------------------ cells
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_cell_kernels_stay_within_their_declared_cache_width(cell, layer_norm):
+    """Forward fills at most ``cache_width`` values per step and sequence; backward writes none."""
+    spec = CELLS[cell]
+    T, B, H, guard = 5, 3, 4, 7
+    G = spec.n_gates
+    C = spec.cache_width(H, layer_norm)
+    rng = np.random.default_rng(0)
+    xp = rng.normal(size=(T, B, G * H))
+    lengths = np.array([5, 2, 4])
+    W_hh = rng.normal(size=(G * H, H)) * 0.5
+    b_hh = rng.normal(size=G * H) if spec.split_hh else np.zeros(0)
+    peep = rng.normal(size=3 * H) if spec.peephole else np.zeros(0)
+    ln_size = sum(int(np.prod(s)) for _, s in spec.extra_blocks(H, False, True)[1]) if layer_norm else 0
+    lnp = np.concatenate([np.ones(ln_size // 2), np.zeros(ln_size - ln_size // 2)]) if layer_norm else np.zeros(0)
+    hs = np.zeros((T + 1, B, H))
+    hs[0] = rng.normal(size=(B, H))
+    cs = np.zeros((T + 1 if spec.has_cell_state else 0, B, H))
+    tmp = np.empty(B * G * H)
+    kern = KERNELS[spec.code]
+    cache = np.full((T, B, C + guard), np.nan)  # the kernel sees a wider row than it declared
+    kern.forward_sequence(xp, lengths, W_hh, b_hh, 0, peep, lnp, hs, cs, cache, tmp)
+    assert np.isnan(cache[:, :, C:]).all(), "forward wrote past the declared cache width"
+    for b, L in enumerate(lengths):
+        if C:
+            assert np.isfinite(cache[:L, b, :C]).all(), "the declared width is not all used"
+    before = cache.copy()
+    dpi = np.zeros((T, B, G * H))
+    dph = np.zeros((T, B, G * H))
+    kern.backward_sequence(rng.normal(size=(T, B, H)), lengths, W_hh, 0, peep, lnp, hs, cs, cache,
+                           np.zeros((B, H)), np.zeros((B, H)), dpi, dph, np.zeros((B, H)), np.zeros((B, H)),
+                           np.zeros_like(peep), np.zeros_like(lnp), tmp)
+    np.testing.assert_array_equal(cache, before)
+
+
+def test_registry_is_what_the_engine_reads():
+    for name, spec in CELLS.items():
+        net = Network(name, 2, 3, 2)
+        assert net.cfg.shape == (N_CFG,)
+        assert net.cfg[CFG_CELL] == spec.code and net.cfg[CFG_GATES] == spec.n_gates
+        assert net.shapes["weight_hh_l0"] == (spec.n_gates * 3, 3)
+        assert KERNELS[spec.code].__name__.endswith("." + name)
+        assert isinstance(CellCode(spec.code), int)
+    with pytest.raises(ValueError, match="peephole"):
+        Network("gru", peephole=True)
+
+
+# ------------------------------------------------------------------------------ a loss of one's own
+class SequenceSumLoss(Loss):
+    """Toy sequence-level loss: ``0.5 * ||sum_t z_t - y||^2`` per sequence (one item per sequence)."""
+
+    name, level = "sequence_sum", "sequence"
+
+    def value_and_grad(self, logits, targets, lengths):
+        mask = (np.arange(logits.shape[1])[None, :] < lengths[:, None])[..., None]
+        r = (logits * mask).sum(axis=1) - targets[:, 0]
+        return 0.5 * float((r ** 2).sum()), len(lengths), r[:, None, :] * mask
+
+
+def _toy_problem(cell, **kw):
+    rng = np.random.default_rng(1)
+    net = Network(cell, 2, 3, 2, loss=SequenceSumLoss(), output="sequence", **kw)
+    theta = net.init_params(0)
+    X = rng.normal(size=(4, 5, 2))
+    lengths = np.array([5, 2, 3, 1])
+    Y = rng.normal(size=(4, 2))
+    return net, theta, X, lengths, Y
+
+
+@pytest.mark.parametrize("cell,kw", [("rnn", {}), ("gru", dict(bidirectional=True)),
+                                     ("lstm", dict(num_layers=2, peephole=True)),
+                                     ("gru", dict(layer_norm=True, dropout=0.3, num_layers=2))])
+def test_sequence_level_loss_plugs_into_the_head_and_passes_gradcheck(cell, kw):
+    net, theta, X, lengths, Y = _toy_problem(cell, **kw)
+    loss, _ = net.loss_and_grad(theta, X, lengths, Y, dropout_seed=3)
+    # the engine's loss is the mean over sequences of the toy loss of the forward pass
+    logits = net.predict(theta, X, lengths)["out"] if net.dropout == 0 else None
+    if logits is not None:
+        _, n, _ = SequenceSumLoss().value_and_grad(logits, Y[:, None, :], lengths)
+        expect = SequenceSumLoss().value_and_grad(logits, Y[:, None, :], lengths)[0] / n
+        assert loss == pytest.approx(expect, rel=1e-12)
+    assert rnnkit.gradcheck(net, theta, X, lengths, Y, dropout_seed=3) <= 1.0
+
+
+def test_sequence_level_loss_trains_and_needs_whole_sequences():
+    net, theta, X, lengths, Y = _toy_problem("gru")
+    Yk = net.targets(Y, theta.dtype)
+    opt = Optimizer("adam", learning_rate=0.05)
+    first = net.train_epoch(theta, opt, X, lengths, Yk)[0]
+    for _ in range(30):
+        last = net.train_epoch(theta, opt, X, lengths, Yk)[0]
+    assert last < 0.5 * first
+    with pytest.raises(ValueError, match="whole sequences"):
+        net.train_epoch(theta, opt, X, lengths, Yk, bptt_steps=2)
+    with pytest.raises(ValueError, match="output='sequence'"):
+        Network("gru", loss=SequenceSumLoss(), output="last")
+
+
+# ------------------------------------------------------------------------------ threads and parts
+SPLIT_FIT = """
+import hashlib, warnings
+import numpy as np
+from rnnkit import RNNClassifier, get_config
+from rnnkit.backends import get_backend
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.normal(size=(96, 6, 3))
+y = rng.randint(0, 3, size=96)
+clf = RNNClassifier(cell="gru", hidden_size=24, batch_size=48, max_iter=2, dtype="float64", random_state=0)
+clf.fit(X, y)
+assert get_backend("cpu").parts(clf._net, 48) == 2, "not a batch-split model"
+print(get_config()["n_threads"], hashlib.sha256(clf._theta.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.compiled
+def test_split_batches_give_identical_weights_whatever_the_thread_count():
+    """coefs_ of a batch-split model are bit-identical with NUMBA_NUM_THREADS 1, 2 and 4."""
+    out = {}
+    for n in (1, 2, 4):
+        run = subprocess.run([sys.executable, "-c", SPLIT_FIT], capture_output=True, text=True, check=True,
+                             env={**__import__("os").environ, "NUMBA_NUM_THREADS": str(n)})
+        threads, digest = run.stdout.split()
+        assert int(threads) == n
+        out[n] = digest
+    assert len(set(out.values())) == 1, out
+
+
+CONCURRENT = """
+import threading, warnings
+import numpy as np
+from rnnkit import RNNClassifier
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.normal(size=(96, 6, 3))
+y = rng.randint(0, 3, size=96)
+make = lambda seed: RNNClassifier(cell="lstm", hidden_size=24, batch_size=48, max_iter=3, dtype="float64",
+                                  random_state=seed)
+alone = [make(s).fit(X, y)._theta for s in (0, 1)]
+together = [None, None]
+def work(i):
+    together[i] = make(i).fit(X, y)._theta
+threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+for t in threads: t.start()
+for t in threads: t.join()
+import numba
+assert numba.config.THREADING_LAYER == "workqueue"
+print(all(np.array_equal(a, b) for a, b in zip(alone, together)))
+"""
+
+
+@pytest.mark.compiled
+def test_two_threads_training_at_once_under_the_workqueue_layer():
+    env = {**__import__("os").environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    run = subprocess.run([sys.executable, "-c", CONCURRENT], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-1] == "True"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_thread_count_and_parts_settings():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(64, 5, 2))
+    y = rng.randint(0, 2, size=64)
+    fit = lambda: RNNClassifier(cell="gru", hidden_size=24, batch_size=64, max_iter=1, dtype="float64",  # noqa
+                                random_state=0).fit(X, y)._theta
+    base = fit()
+    with config_context(n_threads=1):
+        assert get_config()["n_threads"] == 1
+        np.testing.assert_array_equal(fit(), base)
+    with config_context(train_parts=1):
+        net = Network("gru", 2, 24, 2)
+        assert get_backend("cpu").parts(net, 64) == 1
+        unsplit = fit()
+    np.testing.assert_allclose(unsplit, base, rtol=1e-10, atol=1e-12)  # another summation order only
+    with pytest.raises(ValueError, match="train_parts"):
+        rnnkit.set_config(train_parts=0)
+    with pytest.raises(ValueError, match="blas_threads"):
+        rnnkit.set_config(blas_threads="many")
+
+
+def test_settings_are_per_thread():
+    seen = []
+    with config_context(train_parts=3):
+        t = threading.Thread(target=lambda: seen.append(get_config()["train_parts"]))
+        t.start()
+        t.join()
+        assert get_config()["train_parts"] == 3
+    assert seen == [2]
+
+
+def test_optimizer_penalty_is_set_through_a_method():
+    opt = Optimizer("sgd", learning_rate=0.1, alpha=0.5)
+    assert opt.alpha == 0.5
+    opt.set_penalty(0.25)
+    theta, g = np.array([1.0, 2.0]), np.zeros(2)
+    opt.update(theta, g, decay_mask=np.array([1.0, 0.0]))
+    np.testing.assert_allclose(theta, [1.0 - 0.1 * 0.25, 2.0])
+    with pytest.raises(ValueError, match="alpha"):
+        opt.set_penalty(-1)
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(ValueError, match="device"):
+        get_backend("tpu")
+    with pytest.raises(ValueError, match="device"):
+        RNNClassifier(device="tpu").fit(np.zeros((4, 3, 1)), [0, 1, 0, 1])
