@@ -113,5 +113,5 @@ def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):
         else:
             p = lengths[b] - 1 - t0
             if 0 <= p < T:
-                total += item_loss(loss, logits, Y, dlogits, 0, b, w)
+                total += item_loss(loss, logits, Y, dlogits, np.int64(0), b, w)
     return total, count

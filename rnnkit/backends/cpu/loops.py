@@ -185,6 +185,8 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
     n_up = 0
     dX = np.empty((0, 1, I), theta.dtype)
     empty = np.empty((0, 1, 1), theta.dtype)
+    # a run-time True (a literal True would type, and compile, another window_part than Python's calls)
+    yes = N >= 0
     for start in range(0, N, batch_size):
         stop = min(start + batch_size, N)
         idx = order[start:stop]
@@ -200,7 +202,7 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
                 sc.hcar[0, :] = 0
                 sc.ccar[0, :] = 0
             loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1), X, Y,
-                                        idx, lens, t0, T, sc, grad, dX, np.int64(0), True, True, empty, empty)
+                                        idx, lens, t0, T, sc, grad, dX, np.int64(0), yes, yes, empty, empty)
             if not np.isfinite(loss_sum):
                 return total, count_all, n_up, 1
             if cnt > 0:

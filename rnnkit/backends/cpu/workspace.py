@@ -87,19 +87,21 @@ def clear_state_regions(ws):
     region(ws, WS_DZERO)[:] = 0
 
 
-@njit(**JIT_OPTIONS)
+# the three helpers below are inlined into their callers: called with a different
+# literal region or start, a separate function would be compiled again for each
+@njit(inline="always", **JIT_OPTIONS)
 def region(ws, i):
     """Region ``i`` of the workspace (flat)."""
     return ws[0][ws[1][i]:ws[1][i + 1]]
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def v2(buf, start, a, b):
     """``buf[start:start + a*b]`` as (a, b)."""
     return cview(buf[start:start + a * b], (a, b))
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def v3(buf, start, a, b, c):
     """``buf[start:start + a*b*c]`` as (a, b, c)."""
     return cview(buf[start:start + a * b * c], (a, b, c))
