@@ -18,7 +18,9 @@ the label is the difference's bit at each step.
 # The data: all 136 subtractions of 4-bit numbers
 # -----------------------------------------------
 # :func:`~rnnkit.datasets.make_subtraction` lists every pair ``a >= b`` of
-# 4-bit numbers: 136 samples, each of shape ``(4 steps, 2 features)``.
+# 4-bit numbers: 136 samples, each of shape ``(4 steps, 2 features)``. Every
+# setting of this example lives in :data:`rnnkit.tutorials.SUBTRACTION`, which
+# the test of this tutorial reads too.
 import time
 
 import matplotlib.pyplot as plt
@@ -27,8 +29,9 @@ import numpy as np
 from rnnkit import RNNClassifier
 from rnnkit.datasets import bits_to_int, make_subtraction
 from rnnkit.plotting import plot_hidden_states, plot_loss_curve
+from rnnkit.tutorials import SUBTRACTION
 
-X, y, a, b = make_subtraction(n_bits=4, return_pairs=True)
+X, y, a, b = make_subtraction(**SUBTRACTION.data, return_pairs=True)
 print("X:", X.shape, "y:", y.shape)
 i = np.flatnonzero((a == 13) & (b == 6))[0]
 print("13 - 6 = 7, least significant bit first:")
@@ -49,17 +52,7 @@ for t in range(4):
 # and stops as soon as all 136 subtractions are right, the tutorial's rule:
 # one :meth:`~rnnkit.RNNClassifier.partial_fit` call per epoch records the
 # loss and lets us measure the accuracy after every epoch.
-PARAMS = dict(
-    cell="rnn",
-    hidden_size=4,
-    bias=False,
-    output="sequence",
-    solver="sgd",
-    learning_rate_init=0.5,
-    momentum=0.0,
-    alpha=0.0,
-    batch_size=1,
-)
+PARAMS = SUBTRACTION.estimator
 
 
 def n_correct(clf, X, y):
@@ -67,7 +60,7 @@ def n_correct(clf, X, y):
     return int((clf.predict(X) == y).all(axis=1).sum())
 
 
-def train_until_exact(X, y, max_epochs=300, **params):
+def train_until_exact(X, y, max_epochs=SUBTRACTION.run["max_epochs"], **params):
     """Train one epoch at a time until every sample is right; return the model and the curves."""
     clf = RNNClassifier(**{**PARAMS, **params})
     accuracy = []
@@ -80,7 +73,7 @@ def train_until_exact(X, y, max_epochs=300, **params):
 
 
 start = time.perf_counter()
-clf, accuracy = train_until_exact(X, y, random_state=0)
+clf, accuracy = train_until_exact(X, y)
 print(f"epochs: {clf.n_iter_}, training time {time.perf_counter() - start:.2f} s")
 print(f"last epoch: loss={clf.loss_curve_[-1]:.6f}, acc={accuracy[-1]:.6f}")
 print(
@@ -99,7 +92,7 @@ print(
 # Worked examples, printed most significant bit first as in the tutorial:
 y_pred = clf.predict(X)
 msb_first = slice(None, None, -1)
-for a_i, b_i in [(11, 1), (15, 3), (13, 6)]:
+for a_i, b_i in SUBTRACTION.targets["worked_examples"]:
     k = np.flatnonzero((a == a_i) & (b == b_i))[0]
     print(f"  x1: {X[k, msb_first, 0].astype(int).tolist()}")
     print(f"- x2: {X[k, msb_first, 1].astype(int).tolist()}")
@@ -135,7 +128,7 @@ fig.tight_layout()
 low_zero = np.cumsum(X.sum(axis=2), axis=1) == 0  # zero state and zero input so far
 floor = low_zero.sum() / low_zero.size * np.log(2)
 print(f"steps with a zero state and zero input: {low_zero.sum()} of {low_zero.size}; loss floor {floor:.4f}")
-long_run = RNNClassifier(**PARAMS, max_iter=1500, tol=1e-6, n_iter_no_change=300, random_state=0).fit(X, y)
+long_run = RNNClassifier(**PARAMS, **SUBTRACTION.run["fit_until_stable"]).fit(X, y)
 print(
     f"fit() until the loss stops improving: {long_run.n_iter_} epochs, loss {long_run.loss_:.4f}, "
     f"{n_correct(long_run, X, y)}/136 correct"
@@ -173,16 +166,8 @@ fig.tight_layout()
 #
 # *Exercise 2*: biases on ``h`` and ``z`` (``bias=True``).
 # *Exercise 3*: 2, 8 and 16 hidden units instead of 4.
-variants = {
-    "tanh, no bias (tutorial)": {},
-    "relu, no bias": dict(nonlinearity="relu"),
-    "tanh + bias (~ sigmoid)": dict(bias=True),
-    "hidden 2": dict(hidden_size=2),
-    "hidden 2 + bias": dict(hidden_size=2, bias=True),
-    "hidden 8": dict(hidden_size=8),
-    "hidden 16": dict(hidden_size=16),
-}
-seeds = range(6)
+variants = {label: params for _, label, params in SUBTRACTION.variants}
+seeds = range(SUBTRACTION.run["exercise_seeds"])
 print(f"{'variant':26s} {'136/136':>8s} {'median epochs':>14s} {'best failed run':>16s}")
 for name, params in variants.items():
     epochs, failed = [], []
@@ -214,11 +199,18 @@ for name, params in variants.items():
 # unchanged, it should get them right. A fresh network trained on all 8-bit
 # pairs (one epoch is 32 896 updates; a smaller learning rate, 0.1, suits the
 # longer sequences) learns it too.
-X8, y8 = make_subtraction(n_bits=8)
+EIGHT_BIT = SUBTRACTION.run["eight_bit"]
+X8, y8 = make_subtraction(n_bits=EIGHT_BIT["n_bits"])
 print(f"4-bit model on all {len(X8)} 8-bit pairs: {n_correct(clf, X8, y8)}/{len(X8)} correct")
-for seed in range(3):
+for seed in range(EIGHT_BIT["seeds"]):
     start = time.perf_counter()
-    model8, acc8 = train_until_exact(X8, y8, max_epochs=3, learning_rate_init=0.1, random_state=seed)
+    model8, acc8 = train_until_exact(
+        X8,
+        y8,
+        max_epochs=EIGHT_BIT["max_epochs"],
+        learning_rate_init=EIGHT_BIT["learning_rate_init"],
+        random_state=seed,
+    )
     print(
         f"trained on 8-bit pairs, seed {seed}: {n_correct(model8, X8, y8)}/{len(X8)} correct after "
         f"{len(acc8)} epoch(s), {time.perf_counter() - start:.1f} s"

@@ -20,6 +20,8 @@ steps the rule forces and guesses on the rest: ``0.5 ln 2 = 0.347``, accuracy
 # --------
 # :func:`~rnnkit.datasets.make_rule_stream` draws the tutorial's 500 000 bits
 # and cuts the stream into 2 000 rows of 250 steps, trained side by side.
+# Every setting of this example lives in :data:`rnnkit.tutorials.RULE_STREAM`,
+# which the test of this tutorial reads too.
 import time
 import warnings
 
@@ -31,8 +33,9 @@ from sklearn.metrics import log_loss
 from rnnkit import RNNClassifier
 from rnnkit.datasets import RULE_STREAM_CHANCE_LOSS, RULE_STREAM_OPTIMAL_LOSS, make_rule_stream
 from rnnkit.plotting import plot_loss_curve
+from rnnkit.tutorials import RULE_STREAM
 
-X, y = make_rule_stream(n_bits=500_000, lag=1, n_rows=2000, random_state=0)
+X, y = make_rule_stream(**RULE_STREAM.data)
 print("X:", X.shape, "y:", y.shape)
 x, target = X.ravel(), y.ravel()
 both_ones = (x[:-2] == 1) & (x[1:-1] == 1)
@@ -59,25 +62,24 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 
 def train(X, y):
-    clf = RNNClassifier(
-        cell="rnn",
-        hidden_size=6,
-        output="sequence",
-        solver="adagrad",
-        learning_rate_init=0.1,
-        alpha=0.0,
-        batch_size=2000,
-        bptt_steps=5,
-        stateful=True,
-        max_iter=10,
-        random_state=0,
-    )
+    clf = RNNClassifier(**RULE_STREAM.estimator)
     return clf.fit(X, y)
+
+
+def stream(lag, random_state=RULE_STREAM.data["random_state"]):
+    """The tutorial's stream with the rule ``lag`` steps back."""
+    return make_rule_stream(**{**RULE_STREAM.data, "lag": lag, "random_state": random_state})
+
+
+def last_pass_loss(clf):
+    """Mean loss of the windows of the last pass over the stream."""
+    windows = len(clf.batch_loss_curve_) // RULE_STREAM.estimator["max_iter"]
+    return np.mean(clf.batch_loss_curve_[-windows:])
 
 
 def fresh_stream_scores(clf, lag):
     """Per-step cross-entropy and accuracy on a stream the model never saw."""
-    X_new, y_new = make_rule_stream(n_bits=500_000, lag=lag, n_rows=2000, random_state=1)
+    X_new, y_new = stream(lag, random_state=RULE_STREAM.run["fresh_stream_seed"])
     proba = clf.predict_proba(X_new)
     return log_loss(y_new.ravel(), proba.reshape(-1, 2)), clf.score(X_new, y_new)
 
@@ -85,11 +87,12 @@ def fresh_stream_scores(clf, lag):
 start = time.perf_counter()
 clf = train(X, y)
 seconds = time.perf_counter() - start
-last_epoch = np.mean(clf.batch_loss_curve_[-50:])
-loss_new, acc_new = fresh_stream_scores(clf, lag=1)
+last_epoch = last_pass_loss(clf)
+loss_new, acc_new = fresh_stream_scores(clf, lag=RULE_STREAM.data["lag"])
 print(
     f"rule inside the window: loss of the last pass {last_epoch:.4f} "
-    f"(tutorial: about 0.35; theory {RULE_STREAM_OPTIMAL_LOSS:.4f}; required 0.347 +- 0.01), "
+    f"(tutorial: about 0.35; theory {RULE_STREAM_OPTIMAL_LOSS:.4f}; "
+    f"required {RULE_STREAM.targets['optimal_loss']:.3f} +- {RULE_STREAM.targets['tolerance']}), "
     f"{seconds:.1f} s"
 )
 print(f"on a fresh stream: cross-entropy {loss_new:.4f}, accuracy {acc_new:.4f} (theory 0.75)")
@@ -104,12 +107,12 @@ print(f"on a fresh stream: cross-entropy {loss_new:.4f}, accuracy {acc_new:.4f} 
 # stream forward, so the network *could* keep them, but no gradient ever
 # connects a target to bits outside its own window, so nothing teaches it to:
 # the loss stays at ``ln 2``.
-LAG_BEYOND = 10
-X_far, y_far = make_rule_stream(n_bits=500_000, lag=LAG_BEYOND, n_rows=2000, random_state=0)
+LAG_BEYOND = RULE_STREAM.run["lag_beyond"]
+X_far, y_far = stream(LAG_BEYOND)
 start = time.perf_counter()
 clf_far = train(X_far, y_far)
 seconds = time.perf_counter() - start
-last_epoch_far = np.mean(clf_far.batch_loss_curve_[-50:])
+last_epoch_far = last_pass_loss(clf_far)
 loss_far, acc_far = fresh_stream_scores(clf_far, lag=LAG_BEYOND)
 print(
     f"rule beyond the window (lag={LAG_BEYOND}): loss of the last pass {last_epoch_far:.4f} "
@@ -126,7 +129,7 @@ print(f"on a fresh stream: cross-entropy {loss_far:.4f}, accuracy {acc_far:.4f} 
 # to apply the rule to.
 ax = plot_loss_curve(
     {
-        "rule inside the window (lag=1)": clf.batch_loss_curve_,
+        f"rule inside the window (lag={RULE_STREAM.data['lag']})": clf.batch_loss_curve_,
         f"rule beyond the window (lag={LAG_BEYOND})": clf_far.batch_loss_curve_,
     },
     hlines={
@@ -151,8 +154,8 @@ ax.figure.set_size_inches(8, 4.5)
 # rule is still mostly learned. From ``lag=5`` on neither bit shares a window
 # with its target and the loss stays at, or within a hair of, ``ln 2``.
 print(" lag   loss of the last pass")
-for lag in range(1, 9):
-    X_lag, y_lag = make_rule_stream(n_bits=500_000, lag=lag, n_rows=2000, random_state=0)
+for lag in RULE_STREAM.run["lags"]:
+    X_lag, y_lag = stream(lag)
     model = train(X_lag, y_lag)
-    print(f"{lag:4d}   {np.mean(model.batch_loss_curve_[-50:]):.4f}")
+    print(f"{lag:4d}   {last_pass_loss(model):.4f}")
 plt.show()
