@@ -8,8 +8,19 @@ and builds the offset table the kernels index (columns named in
 
 import numpy as np
 
-from .slots import HEAD_B, HEAD_END, HEAD_W, N_OFF, OFF_B_HH, OFF_B_IH, OFF_END, OFF_LN, OFF_PEEP, OFF_W_HH, \
-    OFF_W_IH
+from .slots import (
+    HEAD_B,
+    HEAD_END,
+    HEAD_W,
+    N_OFF,
+    OFF_B_HH,
+    OFF_B_IH,
+    OFF_END,
+    OFF_LN,
+    OFF_PEEP,
+    OFF_W_HH,
+    OFF_W_IH,
+)
 
 __all__ = ["ParamLayout"]
 

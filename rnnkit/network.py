@@ -141,7 +141,8 @@ class Network:
         get_backend(device)  # an unknown device fails here
         self.cell, self.nonlinearity, self.bias, self.device = cell, nonlinearity, bool(bias), device
         self.loss, self.output, self.forget_bias = self.loss_fn.name, output, forget_bias
-        self.input_size, self.hidden_size, self.output_size = int(input_size), int(hidden_size), int(output_size)
+        self.input_size, self.hidden_size, self.output_size = (int(v) for v in (input_size, hidden_size,
+                                                                               output_size))
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
         self.peephole, self.layer_norm, self.dropout = bool(peephole), bool(layer_norm), dropout
         self.num_directions, self.n_gates = 2 if self.bidirectional else 1, spec.n_gates
@@ -356,7 +357,7 @@ class Network:
         batch_size = N if batch_size is None else int(min(batch_size, N))
         bptt = T if bptt_steps is None else int(bptt_steps)
         if self.loss_fn.level == "sequence" and bptt < T:
-            raise ValueError(f"the sequence-level loss {self.loss_fn!r} needs whole sequences in each window: "
+            raise ValueError(f"the sequence-level loss {self.loss_fn!r} needs whole sequences per window: "
                              f"bptt_steps={bptt_steps} is shorter than the sequences ({T} steps)")
         with announce(self, theta.dtype, verbose):
             total, count, window_losses, status = self.backend.train_epoch(
@@ -395,5 +396,5 @@ class Network:
         N = X.shape[0]
         with announce(self, dt):
             return self.backend.predict(self, theta, X, _writable(lengths, np.int64),
-                                        self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"), int(chunk),
-                                        bool(hidden_states))
+                                        self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"),
+                                        int(chunk), bool(hidden_states))

@@ -7,8 +7,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 import rnnkit
-from rnnkit import RNNClassifier, RNNRegressor
-from rnnkit import GradcheckError, gradcheck
+from rnnkit import GradcheckError, RNNClassifier, RNNRegressor, gradcheck
 from rnnkit._gradcheck import central_differences
 from rnnkit.network import Network
 
@@ -65,7 +64,7 @@ def test_passes_on_compiled_kernels(kwargs):
     ratio = gradcheck(net, theta, X, lengths, Y, h0, c0)
     assert isinstance(ratio, float) and 0.0 <= ratio <= 1.0
     assert gradcheck(net, theta, X, lengths, Y, check_inputs=False) <= 1.0  # zero states
-    for before, after in zip(copies, (theta, X, h0, c0)):
+    for before, after in zip(copies, (theta, X, h0, c0), strict=True):
         np.testing.assert_array_equal(before, after)  # nothing perturbed is left changed
 
 

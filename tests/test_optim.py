@@ -14,8 +14,8 @@ import naive
 import numpy as np
 import pytest
 
-from rnnkit.network import Network
 from rnnkit.backends.cpu.optim import clip_by_global_norm
+from rnnkit.network import Network
 from rnnkit.optim import SOLVERS, Optimizer
 
 EPS = 1e-8  # default epsilon of the adaptive solvers

@@ -18,8 +18,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..network import Network
 from ..cells import CELLS, NONLINEARITIES
+from ..network import Network
 from ..optim import Optimizer
 from ..sequences import check_sequences, check_step_targets, unpad
 

@@ -75,7 +75,8 @@ class CpuBackend(Backend):
         return loops.Scratch(
             offs=np.zeros((S, N_WS + 1), np.int64), ws=ws, ws_len=ws_len,
             Xw=np.empty((S, T * Bm * net.input_size), dtype), Yw=np.empty((S, Ty * Bm * Dy), dtype),
-            lw=np.empty((S, Bm), np.int64), hcar=np.zeros((S, state), dtype), ccar=np.zeros((S, state), dtype),
+            lw=np.empty((S, Bm), np.int64), hcar=np.zeros((S, state), dtype),
+            ccar=np.zeros((S, state), dtype),
             dh0=np.zeros((S, state), dtype), dc0=np.zeros((S, state), dtype))
 
     @staticmethod
@@ -101,8 +102,8 @@ class CpuBackend(Backend):
         total, count, dlogits = net.loss_fn.value_and_grad(np.ascontiguousarray(logits), Yw, lw)
         if count > 0:
             self._region(sc, 0, WS_DLOGITS, (R, B, K))[...] = np.asarray(dlogits).transpose(1, 0, 2) / count
-            loops.part_backward(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout, lens, T, sc,
-                                grad, dX)
+            loops.part_backward(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout,
+                                lens, T, sc, grad, dX)
         return float(total), int(count)
 
     # ------------------------------------------------------------------ interface
@@ -120,8 +121,9 @@ class CpuBackend(Backend):
         idx = np.arange(N, dtype=np.int64)
         external = net.cfg[CFG_LOSS] < 0
         with blas_threads(self._uses_blas(net, N)):
-            total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout, seed, X,
-                                            Y, idx, lengths, 0, T, sc, grad, dX, 0, True, False, empty, empty)
+            total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg,
+                                             net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX, 0,
+                                             True, False, empty, empty)
             if external:
                 total, count = self._outside_loss(net, theta, sc, X, Y, idx, lengths, 0, T, grad, dX)
         shape = (net.n_states, N, net.hidden_size)
@@ -173,13 +175,11 @@ class CpuBackend(Backend):
                 if not carry or t0 == 0:
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
-                norm = int(loops.count_entry(cfg[CFG_MODE], lens, t0, T)) if S > 1 else 0
-
-                def part(p, t0=t0, T=T, norm=max(norm, 1) if S > 1 else 0):
-                    return loops.window_part(code, p, S, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T,
-                                            sc, gparts[p], dX, norm, True, True, empty, empty)
-
-                results = run_parts(part, S)
+                # each part's loss is weighted by the whole window's item count
+                norm = max(int(loops.count_entry(cfg[CFG_MODE], lens, t0, T)), 1) if S > 1 else 0
+                args = (theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc)
+                results = run_parts(lambda p, a=args, n=norm: loops.window_part(
+                    code, p, S, *a, gparts[p], dX, n, True, True, empty, empty), S)
                 seed = -1  # numba's generator is seeded once per epoch
                 loss_sum, cnt = results[0]
                 for ls, c in results[1:]:
@@ -226,8 +226,8 @@ class CpuBackend(Backend):
                 n = LD * Bc * H
                 sc.hcar[0, :n] = h0[:, start:stop].reshape(-1)
                 sc.ccar[0, :n] = c0[:, start:stop].reshape(-1)
-                loops.window_part(code, 0, 1, theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop), lens, 0,
-                                 Tc, sc, theta[:0], dX, 0, False, False, out, hseq)
+                loops.window_part(code, 0, 1, theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop),
+                                  lens, 0, Tc, sc, theta[:0], dX, 0, False, False, out, hseq)
                 hT[:, start:stop] = sc.hcar[0, :n].reshape(LD, Bc, H)
                 if net.has_cell_state:
                     cT[:, start:stop] = sc.ccar[0, :n].reshape(LD, Bc, H)

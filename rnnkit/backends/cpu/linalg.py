@@ -7,12 +7,10 @@ stacked-network kernels take dozens of views per truncated-BPTT window).
 """
 
 import numpy as np
-from numba import njit, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
-
-from numba import config
 
 from ..._config import BLAS_MIN_WORK, JIT_OPTIONS
 

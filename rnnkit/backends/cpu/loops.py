@@ -81,8 +81,9 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     Starts from the part's states in ``sc.hcar``/``sc.ccar`` (reverse
     directions from zero when ``reverse_zero``) and leaves its final states
     there. With ``pdrop > 0`` fresh dropout masks are drawn from numba's
-    generator (seeded with ``seed`` first when ``seed >= 0``). Training (``train``) with a built-in loss: the loss of the
-    window's items (weighted by ``1 / norm`` when ``norm > 0``, see
+    generator (seeded with ``seed`` first when ``seed >= 0``). Training
+    (``train``) with a built-in loss: the loss of the window's items
+    (weighted by ``1 / norm`` when ``norm > 0``, see
     :func:`rnnkit.backends.cpu.heads.head_loss`) and the gradient into ``g``;
     with a loss computed outside (``cfg[CFG_LOSS] < 0``) it stops after the
     forward pass (the caller fills ``WS_DLOGITS`` and calls
@@ -201,8 +202,9 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
             if not carry or t0 == 0:
                 sc.hcar[0, :] = 0
                 sc.ccar[0, :] = 0
-            loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1), X, Y,
-                                        idx, lens, t0, T, sc, grad, dX, np.int64(0), yes, yes, empty, empty)
+            loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1),
+                                        X, Y, idx, lens, t0, T, sc, grad, dX, np.int64(0), yes, yes, empty,
+                                        empty)
             if not np.isfinite(loss_sum):
                 return total, count_all, n_up, 1
             if cnt > 0:

@@ -173,8 +173,8 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
                         xp2[r, j] += bsum[j]
             hs = hs_of(ws, cfg, idx, T, B)
             cells.FORWARD[cell](xp, lengths, W_hh, b_hh[:0] if fold else b_hh, act, peep, lnp, hs,
-                                   cs_of(ws, cfg, idx, T, B), v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C),
-                                   tmp)
+                                   cs_of(ws, cfg, idx, T, B),
+                                   v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), tmp)
             if D == 2:
                 ys = v3(region(ws, WS_YS), k * T * B * DH, T, B, DH)
                 for b in range(B):
@@ -291,8 +291,8 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
             else:
                 dlast[:] = 0
             cells.BACKWARD[cell](dhs, lengths, W_hh, act, peep, lnp, hs, cs_of(ws, cfg, idx, T, B),
-                                    v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), dlast, dzero, dpi, dph,
-                                    dh0[idx], dc0[idx], gpeep, glnp, tmp)
+                                    v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), dlast, dzero, dpi,
+                                    dph, dh0[idx], dc0[idx], gpeep, glnp, tmp)
             if d == 0:
                 src = inp
             else:

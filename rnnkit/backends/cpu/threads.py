@@ -19,7 +19,7 @@ _POOL_LOCK = threading.Lock()
 
 
 def blas_threads(uses_blas):
-    """Context limiting BLAS to the configured ``blas_threads`` while a call whose products reach BLAS runs."""
+    """Context limiting BLAS to ``blas_threads`` threads while a call whose products reach BLAS runs."""
     limit = _config.get_config()["blas_threads"]
     if not uses_blas or limit is None:
         return contextlib.nullcontext()

@@ -1,10 +1,10 @@
-"""CPU kernels of the LSTM cell (:mod:`rnnkit.cells.lstm`); conventions in :mod:`rnnkit.backends.cpu.cells`."""
-import numpy as np
+"""CPU kernels of the LSTM cell (:mod:`rnnkit.cells.lstm`); conventions: :mod:`rnnkit.backends.cpu.cells`."""
 from numba import njit
 
 from ...._config import JIT_OPTIONS
 from ..linalg import cview, mm_nn, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
+
 
 @njit(**JIT_OPTIONS)
 def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp):
