@@ -308,13 +308,17 @@ ESTIMATOR_OF = {"echo_est": "echo", "lstm_est": "lstm"}
 
 
 def _limit_threads(threads):
-    """Limit the BLAS and numba thread pools of this process (``None``: leave them)."""
+    """Limit rnnkit's, numba's and BLAS's threads in this process (``None``: leave them)."""
     if threads is None:
         return None
     import numba
     from threadpoolctl import threadpool_limits
 
+    import rnnkit
+
     numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    if hasattr(rnnkit, "set_config"):  # the threads that run the parts of a split batch
+        rnnkit.set_config(n_threads=int(threads))
     return threadpool_limits(limits=int(threads))
 
 
