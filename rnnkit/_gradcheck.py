@@ -99,7 +99,7 @@ def gradcheck(network, theta, X, lengths, Y, h0=None, c0=None, *, dropout_seed=0
     Runs ``network.loss_and_grad(theta, X, lengths, Y, h0, c0,
     input_grad=check_inputs, dropout_seed=dropout_seed)`` (the compiled
     backward pass) and compares each gradient it returns with
-    :func:`central_differences` of the mean loss: the flat parameter gradient,
+    :func:`~rnnkit._gradcheck.central_differences` of the mean loss: the flat parameter gradient,
     block by block (the names of :attr:`~rnnkit.network.Network.shapes`), and,
     with ``check_inputs``, ``dX``, ``dh0`` and (LSTM) ``dc0``. An entry passes
     under the rule of ``np.testing.assert_allclose(analytic, numeric,

@@ -6,9 +6,7 @@ package, or in ``NUMBA_CACHE_DIR``), so later processes load them at once.
 Run this when building a container image, in a CI cache step or on each
 cluster worker so that no user waits for compilation.
 
-Examples
---------
-::
+Usage::
 
     python -m rnnkit.compile                      # every cell, float32 and float64
     python -m rnnkit.compile --cell gru --dtype float32

@@ -131,5 +131,6 @@ class ParamLayout:
                 view[...] = 1.0 if "weight" in name else 0.0
         for sfx in self.suffixes:
             p = {name[:-len(sfx)]: view for name, view in c.items() if name.endswith(sfx)}
-            self.spec.init(p, H, self.bias, self.layer_norm, forget_bias)
+            if self.spec.init is not None:
+                self.spec.init(p, H, self.bias, self.layer_norm, forget_bias)
         return theta

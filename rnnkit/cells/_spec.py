@@ -1,10 +1,6 @@
 """What a cell family declares to the engine (:class:`CellSpec`)."""
 
-from dataclasses import dataclass, field
-
-
-def _no_init(p, H, bias, layer_norm, forget_bias):
-    """No cell-specific initialisation."""
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -39,10 +35,10 @@ class CellSpec:
     ln_extra : tuple of str, default=()
         Names of extra ``(H,)`` layer-normalisation blocks after ``ln_weight``
         and ``ln_bias`` (the LSTM's normalised cell state).
-    init : callable, default=no-op
+    init : callable or None, default=None
         ``init(p, H, bias, layer_norm, forget_bias)``: cell-specific changes to
         PyTorch's uniform initialisation, on ``p`` (one layer and direction's
-        views, names without the ``_l{k}`` suffix).
+        views, names without the ``_l{k}`` suffix); None for none.
     """
 
     name: str
@@ -55,7 +51,7 @@ class CellSpec:
     peephole: bool
     cache_width: object
     ln_extra: tuple = ()
-    init: object = field(default=_no_init)
+    init: object = None
 
     def extra_blocks(self, H, peephole, layer_norm):
         """Shapes of the blocks after ``bias_hh``: ``(peephole blocks, layer-norm blocks)``.
