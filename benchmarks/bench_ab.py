@@ -162,7 +162,7 @@ def _fmt(seconds):
     return f"{seconds * 1e3:.4g} ms"
 
 
-def format_table(names, per_round):
+def format_table(names, per_round, stat="median"):
     """The result table as text.
 
     Parameters
@@ -171,13 +171,15 @@ def format_table(names, per_round):
         Workloads in the order of the rows.
     per_round : list of (dict, dict)
         For each counted round, the results of side A and side B.
+    stat : {"median", "min"}, default="median"
+        Which statistic of each process's timed calls a round compares.
     """
-    head = (f"{'workload':<10} {'A median':>12} {'B median':>12} {'B/A':>7} {'B/A per round':>15}"
+    head = (f"{'workload':<10} {'A ' + stat:>12} {'B ' + stat:>12} {'B/A':>7} {'B/A per round':>15}"
             f" {'B no more than 5% slower':>25}")
     lines = [head, "-" * len(head)]
     for name in names:
-        a = [ra[name].get("median") for ra, _ in per_round]
-        b = [rb[name].get("median") for _, rb in per_round]
+        a = [ra[name].get(stat) for ra, _ in per_round]
+        b = [rb[name].get(stat) for _, rb in per_round]
         if any(x is None for x in a + b):
             first_a, first_b = per_round[0][0][name], per_round[0][1][name]
             why = next((r.get("error") or f"{r['missing']} missing" for r in (first_a, first_b)
@@ -201,6 +203,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7, help="counted A, B rounds (default 7)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed calls per workload in each process (default 5)")
+    parser.add_argument("--stat", choices=("median", "min"), default="median",
+                        help="statistic of each process's timed calls that a round compares (default median; "
+                             "min is steadier on a machine whose speed jumps between processes)")
     parser.add_argument("--only", default=None,
                         help=f"comma-separated workloads among {','.join(FUNCTIONS)} (default: all)")
     parser.add_argument("--bench-core", choices=("after", "own"), default="after",
@@ -265,8 +270,8 @@ def main(argv=None):
                                 for n in names if "median" in ra[n] and "median" in rb[n])
             print(f"round {r + 1}/{args.rounds} ({ta:.1f} s + {tb:.1f} s), A/B medians in ms: {summary}",
                   flush=True)
-        print(f"median over {args.rounds} rounds of each process's median of {args.repeats} timed calls")
-        print(format_table(names, per_round))
+        print(f"median over {args.rounds} rounds of each process's {args.stat} of {args.repeats} timed calls")
+        print(format_table(names, per_round, args.stat))
         print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return per_round
     finally:

@@ -14,6 +14,8 @@ import logging
 import threading
 import time
 
+from numba.core import event
+
 logger = logging.getLogger("rnnkit")
 
 _ANNOUNCED = set()
@@ -51,22 +53,24 @@ class _Listener:
             self.bar.update(1)
 
 
+class _Adapter(event.Listener):
+    """numba's listener interface around a :class:`_Listener`."""
+
+    def __init__(self, listener):
+        self.listener = listener
+
+    def on_start(self, ev):
+        self.listener.on_start(ev)
+
+    def on_end(self, ev):
+        self.listener.on_end(ev)
+
+
 @contextlib.contextmanager
 def announce(net, dtype, verbose=0):
     """Around a backend call of ``net``: log once if numba compiles (a tqdm bar with ``verbose``)."""
-    from numba.core import event
-
-    what = f"{net.cell!r} {getattr(dtype, 'name', dtype)}"
-    listener = _Listener(what, verbose)
-
-    class _Adapter(event.Listener):
-        def on_start(self, ev):
-            listener.on_start(ev)
-
-        def on_end(self, ev):
-            listener.on_end(ev)
-
-    adapter = _Adapter()
+    listener = _Listener(f"{net.cell!r} {getattr(dtype, 'name', dtype)}", verbose)
+    adapter = _Adapter(listener)
     event.register("numba:compile", adapter)
     try:
         yield listener

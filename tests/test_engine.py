@@ -228,3 +228,36 @@ def test_unknown_device_is_a_clear_error():
         get_backend("tpu")
     with pytest.raises(ValueError, match="device"):
         RNNClassifier(device="tpu").fit(np.zeros((4, 3, 1)), [0, 1, 0, 1])
+
+
+# ------------------------------------------------------------------------------ first-use compilation
+def test_a_compilation_is_announced_once_per_cell_and_precision(caplog):
+    """The announcement fires on a compilation inside the call, once, and not on cached calls."""
+    from numba import njit
+
+    from rnnkit import _compile
+
+    net = Network("gru", 2, 3, 2)
+    what = "'gru' float16"  # a key no real call uses
+    _compile._ANNOUNCED.discard(what)
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        for _ in range(2):
+            with _compile.announce(net, "float16") as listener:
+                njit(lambda x: x + 1)(1)  # a fresh function: numba compiles it
+            assert listener.n >= 1
+        with _compile.announce(net, "float16") as listener:
+            pass
+        assert listener.n == 0
+    lines = [r.getMessage() for r in caplog.records if "compiling" in r.getMessage()]
+    assert len(lines) == 1 and what in lines[0] and "python -m rnnkit.compile" in lines[0]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_compile_command_warms_the_requested_kernels(capsys):
+    from rnnkit.compile import main
+
+    assert main(["--cell", "rnn", "--dtype", "float64", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "rnn" in out and "float64" in out and "cached in" in out
+    with pytest.raises(SystemExit):
+        main(["--cell", "transformer"])

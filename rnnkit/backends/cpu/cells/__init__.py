@@ -48,9 +48,15 @@ class CellCode(int):
     """
 
 
+_LITERALS = {}
+
+
 @typeof_impl.register(CellCode)
 def _typeof_cell_code(val, c):
-    return types.IntegerLiteral(int(val))
+    code = int(val)
+    if code not in _LITERALS:  # a numba type is costly to build: once per code
+        _LITERALS[code] = types.IntegerLiteral(code)
+    return _LITERALS[code]
 
 #: cell code -> module of its CPU kernels
 KERNELS = {spec.code: importlib.import_module(f".{name}", __name__) for name, spec in CELLS.items()}
