@@ -26,7 +26,9 @@ cache (loading is not timed either: each ``bench_*`` function warms up before
 timing).
 
 The table gives, per workload, the median over the rounds of each side's
-per-round median, the ratio B/A, the range of the per-round ratios, and the
+per-round median (or, with ``--stat min``, of each process's fastest call:
+steadier where the machine's speed jumps from one process to the next), the
+ratio B/A, the range of the per-round ratios, and the
 verdict "B no more than 5% slower" (B/A <= 1.05).
 
 Usage::

@@ -18,6 +18,10 @@ import numpy as np
 #: diverging run is detected instead of silently producing garbage.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
+#: Options of kernels that only other kernels call: without the CPython and C
+#: wrappers numba would otherwise generate (and optimise) for each of them, the
+#: first compilation is shorter; calling one from Python raises a TypeError.
+INTERNAL = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 #: Matrix products with fewer multiply-adds than this run as compiled loops;
 #: larger ones call BLAS (through ``np.dot``). Tiny models (the echo tutorial's

@@ -261,3 +261,41 @@ def test_compile_command_warms_the_requested_kernels(capsys):
     assert "rnn" in out and "float64" in out and "cached in" in out
     with pytest.raises(SystemExit):
         main(["--cell", "transformer"])
+
+
+@pytest.mark.compiled
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_variants_losses_and_solvers_do_not_compile_again():
+    """After one fit of a cell, other layers, directions, dropout, losses and solvers compile nothing."""
+    from numba.core import event
+
+    from rnnkit import RNNRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 5, 2))
+    y = np.arange(12) % 3
+    small = dict(cell="gru", hidden_size=3, max_iter=1, random_state=0)
+    RNNClassifier(**small, dropout=0.2).fit(X, y).predict(X)  # may compile (or load) the gru kernels
+    candidates = [RNNClassifier(**small, num_layers=2, bidirectional=True),
+                  RNNClassifier(**small, layer_norm=True, solver="sgd", dropout=0.3),
+                  RNNClassifier(**small, output="sequence", solver="rmsprop"),
+                  RNNRegressor(**small, solver="adagrad", alpha=0.0, clip_grad_norm=1.0)]
+    compiled = []
+
+    class Count(event.Listener):
+        def on_start(self, ev):
+            compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+        def on_end(self, ev):
+            pass
+
+    counter = Count()
+    event.register("numba:compile", counter)
+    try:
+        for est in candidates:
+            target = np.tile(y[:, None], (1, 5)) if est.output == "sequence" else y.astype(float) \
+                if isinstance(est, RNNRegressor) else y
+            est.fit(X, target).predict(X)
+    finally:
+        event.unregister("numba:compile", counter)
+    assert compiled == []

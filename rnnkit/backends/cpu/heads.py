@@ -8,10 +8,10 @@ The losses and their formulas are documented in :mod:`rnnkit.losses` (codes
 import numpy as np
 from numba import njit
 
-from ..._config import JIT_OPTIONS
+from ..._config import INTERNAL
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def count_items(mode, lengths, t0, T):
     """Items of the window of ``T`` steps from global step ``t0`` of sequences of ``lengths``.
 
@@ -27,7 +27,7 @@ def count_items(mode, lengths, t0, T):
     return count
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def item_loss(loss, Z, Yt, dZ, t, b, weight):
     """Loss of the item ``(t, b)``: logits ``Z[t, b]`` (K,), target row ``Yt[t, b]``.
 
@@ -79,7 +79,7 @@ def item_loss(loss, Z, Yt, dZ, t, b, weight):
     return half * total * inv_k
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):
     """Loss summed over the items of a time-major window, and its gradient.
 

@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from ..._config import JIT_OPTIONS
+from ..._config import INTERNAL, JIT_OPTIONS
 from ...slots import (
     CFG_DIRS,
     CFG_HIDDEN,
@@ -50,7 +50,7 @@ from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 Scratch = namedtuple("Scratch", "offs ws ws_len Xw Yw lw hcar ccar dh0 dc0")
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def part_rows(p, S, B):
     """First row and number of rows of part ``p`` of ``S`` of a batch of ``B`` rows."""
     q, r = B // S, B % S
@@ -67,7 +67,7 @@ def set_offsets(sc, cfg, T, B, drop):
             sc.offs[q, i] = offs[i]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def _part_ws(sc, p):
     offs = sc.offs[p]
     return sc.ws[p * sc.ws_len:p * sc.ws_len + offs[N_WS]], offs

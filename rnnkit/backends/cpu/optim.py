@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from ..._config import JIT_OPTIONS
+from ..._config import INTERNAL, JIT_OPTIONS
 from ...slots import (
     HYPER_ALPHA,
     HYPER_BETA_1,
@@ -34,7 +34,7 @@ def clip_by_global_norm(grad, max_norm):
     return norm
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def apply_update(solver, theta, grad, state, step, hyper, decay_mask):
     """One optimizer step on the flat vector ``theta``, in place.
 

@@ -13,7 +13,7 @@ literal (see :mod:`rnnkit.backends.cpu.cells`).
 import numpy as np
 from numba import njit
 
-from ..._config import JIT_OPTIONS
+from ..._config import INTERNAL
 from ...slots import (
     CFG_ACT,
     CFG_CACHE,
@@ -59,7 +59,7 @@ from .linalg import colsum, cview, mm_nn, mm_nt, mm_tn
 from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, v2, v3
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def layer_params(theta, off, cfg, idx):
     """Views ``(W_ih, W_hh, b_ih, b_hh, peep, lnp)`` of (layer, direction) ``idx = k * D + d``."""
     GH = cfg[CFG_GATES] * cfg[CFG_HIDDEN]
@@ -71,7 +71,7 @@ def layer_params(theta, off, cfg, idx):
             theta[o[OFF_LN]:o[OFF_END]])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def head_params(theta, off, cfg):
     """Views ``(W_out (K, D*H), b_out)`` of the head."""
     o = off[off.shape[0] - 1]
@@ -79,7 +79,7 @@ def head_params(theta, off, cfg):
             theta[o[HEAD_B]:o[HEAD_END]])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def draw_masks(ws, cfg, T, B, p):
     """Draw every dropout mask of a window from numba's generator, in a fixed order.
 
@@ -96,7 +96,7 @@ def draw_masks(ws, cfg, T, B, p):
                 m[r, j] = scale if np.random.random() >= p else zero
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def reverse_rows(src, lengths, T, B, out):
     """``out[s, b] = src[lengths[b] - 1 - s, b]`` for ``s < lengths[b]``, else 0 (rows t*B+b)."""
     for b in range(B):
@@ -106,7 +106,7 @@ def reverse_rows(src, lengths, T, B, out):
                 out[s * B + b, j] = src[(L - 1 - s) * B + b, j] if s < L else 0
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def set_state(ws, cfg, T, B, h0, c0, reverse_zero):
     """Initial states (L*D, B, H); with ``reverse_zero`` reverse directions start at 0."""
     D = cfg[CFG_DIRS]
@@ -121,7 +121,7 @@ def set_state(ws, cfg, T, B, h0, c0, reverse_zero):
                     cs[0, b, j] = 0 if zero else c0[idx, b, j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def get_state(ws, cfg, T, B, hT, cT):
     """Final states (L*D, B, H) into ``hT``, ``cT`` (``cT`` untouched without a cell state)."""
     for idx in range(cfg[CFG_LAYERS] * cfg[CFG_DIRS]):
@@ -134,7 +134,7 @@ def get_state(ws, cfg, T, B, hT, cT):
                     cT[idx, b, j] = cs[T, b, j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def forward(cell, theta, off, cfg, X, lengths, ws, drop):
     """Forward pass of a time-major window ``X`` (T, B, I); initial states already set.
 
@@ -213,7 +213,7 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
                 lg[r, j] += b_out[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     """Backward pass after :func:`forward` and the head's loss filled ``WS_DLOGITS``.
 

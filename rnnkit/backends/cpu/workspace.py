@@ -10,7 +10,7 @@ each region its shape for a window of ``T`` steps and ``B`` rows.
 import numpy as np
 from numba import njit
 
-from ..._config import JIT_OPTIONS
+from ..._config import INTERNAL, JIT_OPTIONS
 from ...slots import (
     CFG_CACHE,
     CFG_DIRS,
@@ -34,7 +34,7 @@ from ...slots import (
 from .linalg import cview
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def ws_offsets(T, B, cfg, drop):
     """Offsets (``N_WS + 1``) of the regions of a workspace for ``T`` steps of ``B`` rows."""
     I, H, K = cfg[CFG_INPUT], cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS]
@@ -80,7 +80,7 @@ def ws_size(T, B, cfg, drop):
     return ws_offsets(T, B, cfg, drop)[N_WS]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def clear_state_regions(ws):
     """Zero the regions that must start at zero (cell states, the zero gradient)."""
     region(ws, WS_CS)[:] = 0
@@ -89,32 +89,32 @@ def clear_state_regions(ws):
 
 # the three helpers below are inlined into their callers: called with a different
 # literal region or start, a separate function would be compiled again for each
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **INTERNAL)
 def region(ws, i):
     """Region ``i`` of the workspace (flat)."""
     return ws[0][ws[1][i]:ws[1][i + 1]]
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **INTERNAL)
 def v2(buf, start, a, b):
     """``buf[start:start + a*b]`` as (a, b)."""
     return cview(buf[start:start + a * b], (a, b))
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **INTERNAL)
 def v3(buf, start, a, b, c):
     """``buf[start:start + a*b*c]`` as (a, b, c)."""
     return cview(buf[start:start + a * b * c], (a, b, c))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def hs_of(ws, cfg, idx, T, B):
     """Hidden states (T+1, B, H) of (layer, direction) ``idx``."""
     H = cfg[CFG_HIDDEN]
     return v3(region(ws, WS_HS), idx * (T + 1) * B * H, T + 1, B, H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def cs_of(ws, cfg, idx, T, B):
     """Cell states (T+1, B, H) of ``idx``, or an empty (0, B, H) array for cells without."""
     H = cfg[CFG_HIDDEN]
@@ -123,7 +123,7 @@ def cs_of(ws, cfg, idx, T, B):
     return v3(region(ws, WS_CS), 0, 0, B, H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def layer_out(ws, cfg, k, T, B):
     """Per-step outputs (T*B, D*H) of layer ``k`` (before dropout)."""
     H, D = cfg[CFG_HIDDEN], cfg[CFG_DIRS]
@@ -132,7 +132,7 @@ def layer_out(ws, cfg, k, T, B):
     return v2(region(ws, WS_YS), k * T * B * 2 * H, T * B, 2 * H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def layer_in(ws, cfg, k, T, B, drop):
     """What reads layer ``k``'s outputs (the next layer, or the per-step head) sees."""
     if drop:
@@ -141,7 +141,7 @@ def layer_in(ws, cfg, k, T, B, drop):
     return layer_out(ws, cfg, k, T, B)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def head_in(ws, cfg, T, B, drop):
     """Features fed to the head: per step (T*B, D*H), or per sequence (B, D*H)."""
     L, D, H = cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_HIDDEN]
@@ -152,7 +152,7 @@ def head_in(ws, cfg, T, B, drop):
     return v2(region(ws, WS_HL), 0, B, D * H)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INTERNAL)
 def mask_of(ws, cfg, k, T, B):
     """Dropout multipliers of layer ``k``'s outputs (the top layer's: the head's input)."""
     DH = cfg[CFG_DIRS] * cfg[CFG_HIDDEN]
