@@ -135,62 +135,64 @@ def get_state(ws, cfg, T, B, hT, cT):
 
 
 @njit(**INTERNAL)
-def forward(cell, theta, off, cfg, X, lengths, ws, drop):
-    """Forward pass of a time-major window ``X`` (T, B, I); initial states already set.
+def project_inputs(theta, off, cfg, X, lengths, ws, drop, k, d):
+    """Input projection of (layer ``k``, direction ``d``) into ``WS_XP``: ``x_t @ W_ih.T`` plus the biases.
 
-    ``lengths`` are the window's own (0 <= length <= T). With ``drop`` the
-    masks in the workspace (see :func:`draw_masks`) are applied. Leaves the
-    head's outputs in the ``WS_LOGITS`` region, (T, B, K) or (1, B, K).
+    The reverse direction reads each sequence reversed within its length.
+    Cells whose ``b_hh`` adds where ``b_ih`` does (``CFG_SPLIT_HH == 0``) get
+    both folded in here.
     """
     T, B, I = X.shape
-    H, K, L, D = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS], cfg[CFG_DIRS]
-    act, C = cfg[CFG_ACT], cfg[CFG_CACHE]
+    H, D = cfg[CFG_HIDDEN], cfg[CFG_DIRS]
     GH = cfg[CFG_GATES] * H
-    DH = D * H
-    # cells whose b_hh adds where b_ih does get both folded into the input projection
     fold = cfg[CFG_SPLIT_HH] == 0
-    xp = v3(region(ws, WS_XP), 0, T, B, GH)
-    xp2 = cview(xp, (T * B, GH))
+    xp2 = v2(region(ws, WS_XP), 0, T * B, GH)
     bsum = region(ws, WS_DPI)[:GH]  # free until backward
-    tmp = region(ws, WS_TMP)
-    for k in range(L):
-        inp = cview(X, (T * B, I)) if k == 0 else layer_in(ws, cfg, k - 1, T, B, drop)
-        Ik = inp.shape[1]
-        for d in range(D):
-            idx = k * D + d
-            W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
-            if d == 0:
-                src = inp
-            else:
-                src = v2(region(ws, WS_XR), 0, T * B, Ik)
-                reverse_rows(inp, lengths, T, B, src)
-            mm_nt(src, W_ih, xp2, False)
-            if b_ih.shape[0] > 0:
-                for j in range(GH):
-                    bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
-                for r in range(T * B):
-                    for j in range(GH):
-                        xp2[r, j] += bsum[j]
-            hs = hs_of(ws, cfg, idx, T, B)
-            cells.FORWARD[cell](xp, lengths, W_hh, b_hh[:0] if fold else b_hh, act, peep, lnp, hs,
-                                   cs_of(ws, cfg, idx, T, B),
-                                   v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), tmp)
-            if D == 2:
-                ys = v3(region(ws, WS_YS), k * T * B * DH, T, B, DH)
-                for b in range(B):
-                    Lb = lengths[b]
-                    for t in range(T):
-                        s = t + 1 if d == 0 else Lb - t
-                        for j in range(H):
-                            ys[t, b, d * H + j] = hs[s, b, j] if d == 0 or t < Lb else 0
-        if drop and (k < L - 1 or cfg[CFG_MODE] == 0):
-            out = layer_out(ws, cfg, k, T, B)
-            xd = v2(region(ws, WS_XD), k * T * B * DH, T * B, DH)
-            m = mask_of(ws, cfg, k, T, B)
-            for r in range(T * B):
-                for j in range(DH):
-                    xd[r, j] = out[r, j] * m[r, j]
-    if cfg[CFG_MODE] == 1 and (D == 2 or drop):  # gather the top layer's final states
+    inp = cview(X, (T * B, I)) if k == 0 else layer_in(ws, cfg, k - 1, T, B, drop)
+    W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, k * D + d)
+    if d == 0:
+        src = inp
+    else:
+        src = v2(region(ws, WS_XR), 0, T * B, inp.shape[1])
+        reverse_rows(inp, lengths, T, B, src)
+    mm_nt(src, W_ih, xp2, False)
+    if b_ih.shape[0] > 0:
+        for j in range(GH):
+            bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
+        for r in range(T * B):
+            for j in range(GH):
+                xp2[r, j] += bsum[j]
+
+
+@njit(**INTERNAL)
+def layer_outputs(cfg, lengths, ws, drop, k, d, T, B):
+    """After (``k``, ``d``) ran: its states into the bidirectional outputs, and the layer's dropout."""
+    H, L, D = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS]
+    DH = D * H
+    if D == 2:
+        hs = hs_of(ws, cfg, k * D + d, T, B)
+        ys = v3(region(ws, WS_YS), k * T * B * DH, T, B, DH)
+        for b in range(B):
+            Lb = lengths[b]
+            for t in range(T):
+                s = t + 1 if d == 0 else Lb - t
+                for j in range(H):
+                    ys[t, b, d * H + j] = hs[s, b, j] if d == 0 or t < Lb else 0
+    if d == D - 1 and drop and (k < L - 1 or cfg[CFG_MODE] == 0):
+        out = layer_out(ws, cfg, k, T, B)
+        xd = v2(region(ws, WS_XD), k * T * B * DH, T * B, DH)
+        m = mask_of(ws, cfg, k, T, B)
+        for r in range(T * B):
+            for j in range(DH):
+                xd[r, j] = out[r, j] * m[r, j]
+
+
+@njit(**INTERNAL)
+def head_forward(theta, off, cfg, ws, drop, T, B):
+    """The head's outputs into ``WS_LOGITS`` (gathering the top layer's final states for last-step output)."""
+    H, K, L, D = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS], cfg[CFG_DIRS]
+    DH = D * H
+    if cfg[CFG_MODE] == 1 and (D == 2 or drop):
         hl = v2(region(ws, WS_HL), 0, B, DH)
         for d in range(D):
             hT = hs_of(ws, cfg, (L - 1) * D + d, T, B)[T]
@@ -214,20 +216,36 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
 
 
 @njit(**INTERNAL)
-def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
-    """Backward pass after :func:`forward` and the head's loss filled ``WS_DLOGITS``.
+def forward(cell, theta, off, cfg, X, lengths, ws, drop):
+    """Forward pass of a time-major window ``X`` (T, B, I); initial states already set.
 
-    Writes the full gradient into ``grad`` (same layout as ``theta``), the
-    gradient of the initial states into ``dh0``/``dc0`` (L*D, B, H) and, when
-    ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
+    ``lengths`` are the window's own (0 <= length <= T). With ``drop`` the
+    masks in the workspace (see :func:`draw_masks`) are applied. Leaves the
+    head's outputs in the ``WS_LOGITS`` region, (T, B, K) or (1, B, K). Only
+    the call of the cell's kernel depends on ``cell``: everything else is in
+    helpers compiled once for every cell.
     """
-    T, B, I = X.shape
-    H, K, L, D = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS], cfg[CFG_DIRS]
-    act, C, mode = cfg[CFG_ACT], cfg[CFG_CACHE], cfg[CFG_MODE]
+    T, B = X.shape[0], X.shape[1]
+    H, L, D, C = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_CACHE]
     split = cfg[CFG_SPLIT_HH] != 0
-    GH = cfg[CFG_GATES] * H
+    xp = v3(region(ws, WS_XP), 0, T, B, cfg[CFG_GATES] * H)
+    for k in range(L):
+        for d in range(D):
+            idx = k * D + d
+            project_inputs(theta, off, cfg, X, lengths, ws, drop, k, d)
+            W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
+            cells.FORWARD[cell](xp, lengths, W_hh, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
+                                hs_of(ws, cfg, idx, T, B), cs_of(ws, cfg, idx, T, B),
+                                v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), region(ws, WS_TMP))
+            layer_outputs(cfg, lengths, ws, drop, k, d, T, B)
+    head_forward(theta, off, cfg, ws, drop, T, B)
+
+
+@njit(**INTERNAL)
+def head_backward(theta, off, cfg, ws, drop, grad, T, B):
+    """From ``WS_DLOGITS``: the head's gradients; the top layer's output gradient (``WS_DY``, ``WS_DHL``)."""
+    H, K, L, D, mode = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_MODE]
     DH = D * H
-    TB = T * B
     W_out, b_out = head_params(theta, off, cfg)
     gW_out, gb_out = head_params(grad, off, cfg)
     hin = head_in(ws, cfg, T, B, drop)
@@ -236,7 +254,7 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     mm_tn(dl, hin, gW_out, False)
     if gb_out.shape[0] > 0:
         colsum(dl, gb_out, False)
-    dtop = v2(region(ws, WS_DY), 0, TB, DH) if mode == 0 else v2(region(ws, WS_DHL), 0, B, DH)
+    dtop = v2(region(ws, WS_DY), 0, T * B, DH) if mode == 0 else v2(region(ws, WS_DHL), 0, B, DH)
     mm_nn(dl, W_out, dtop, False)
     if drop:
         m = mask_of(ws, cfg, L - 1, T, B)
@@ -244,83 +262,123 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
             for j in range(DH):
                 dtop[r, j] *= m[r, j]
     if mode == 1:
-        v2(region(ws, WS_DY), 0, TB, DH)[:] = 0
+        v2(region(ws, WS_DY), 0, T * B, DH)[:] = 0
+
+
+@njit(**INTERNAL)
+def state_grads_in(grad, off, cfg, lengths, ws, k, d, cur, T, B):
+    """Before (``k``, ``d``)'s backward: its share of the output gradients (``WS_DHS``, or a view of
+    ``WS_DY``), the final-state gradient ``WS_DLAST``, its extra blocks' gradients zeroed."""
+    H, L, D = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS]
+    DH = D * H
+    gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, k * D + d)
+    gpeep[:] = 0
+    glnp[:] = 0
+    dYk = v2(region(ws, WS_DY), cur * T * B * DH, T * B, DH)
+    if D == 1:
+        dhs = cview(dYk, (T, B, H))
+    else:
+        dhs = v3(region(ws, WS_DHS), 0, T, B, H)
+        for b in range(B):
+            Lb = lengths[b]
+            for s in range(T):
+                for j in range(H):
+                    if d == 0:
+                        dhs[s, b, j] = dYk[s * B + b, j]
+                    elif s < Lb:
+                        dhs[s, b, j] = dYk[(Lb - 1 - s) * B + b, H + j]
+                    else:
+                        dhs[s, b, j] = 0
     dlast = v2(region(ws, WS_DLAST), 0, B, H)
-    dzero = v2(region(ws, WS_DZERO), 0, B, H)
-    dpi = v3(region(ws, WS_DPI), 0, T, B, GH)
-    dpi2 = cview(dpi, (TB, GH))
-    dph = v3(region(ws, WS_DPH), 0, T if split else 0, B, GH)
-    dhh2 = cview(dph, (TB, GH)) if split else dpi2
-    tmp = region(ws, WS_TMP)
-    cur = 0
-    for k in range(L - 1, -1, -1):
-        dYk = v2(region(ws, WS_DY), cur * TB * DH, TB, DH)
-        need_din = k > 0 or dX.shape[0] > 0
-        if k > 0:
-            din = v2(region(ws, WS_DY), (1 - cur) * TB * DH, TB, DH)
-            inp = layer_in(ws, cfg, k - 1, T, B, drop)
+    if cfg[CFG_MODE] == 1 and k == L - 1:
+        dtop = v2(region(ws, WS_DHL), 0, B, DH)
+        for b in range(B):
+            for j in range(H):
+                dlast[b, j] = dtop[b, d * H + j]
+    else:
+        dlast[:] = 0
+    return dhs
+
+
+@njit(**INTERNAL)
+def param_grads(theta, off, cfg, X, lengths, ws, drop, grad, dX, k, d, cur):
+    """After (``k``, ``d``)'s backward: the gradients of its weights and biases, and of its input."""
+    T, B, I = X.shape
+    H, D = cfg[CFG_HIDDEN], cfg[CFG_DIRS]
+    split = cfg[CFG_SPLIT_HH] != 0
+    GH = cfg[CFG_GATES] * H
+    DH = D * H
+    TB = T * B
+    idx = k * D + d
+    W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
+    gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, idx)
+    dpi2 = v2(region(ws, WS_DPI), 0, TB, GH)
+    dhh2 = v2(region(ws, WS_DPH), 0, TB, GH) if split else dpi2
+    if k > 0:
+        din = v2(region(ws, WS_DY), (1 - cur) * TB * DH, TB, DH)
+        inp = layer_in(ws, cfg, k - 1, T, B, drop)
+    else:
+        din = cview(dX, (TB, I)) if dX.shape[0] > 0 else v2(region(ws, WS_DY), cur * TB * DH, TB, DH)
+        inp = cview(X, (TB, I))
+    Ik = inp.shape[1]
+    if d == 0:
+        src = inp
+    else:
+        src = v2(region(ws, WS_XR), 0, TB, Ik)
+        reverse_rows(inp, lengths, T, B, src)
+    mm_tn(dpi2, src, gW_ih, False)
+    mm_tn(dhh2, v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H), gW_hh, False)
+    if gb_ih.shape[0] > 0:
+        colsum(dpi2, gb_ih, False)
+        if split:
+            colsum(dhh2, gb_hh, False)
+        else:  # the same array: the same sums
+            for j in range(GH):
+                gb_hh[j] = gb_ih[j]
+    if k > 0 or dX.shape[0] > 0:
+        if d == 0:
+            mm_nn(dpi2, W_ih, din, False)
         else:
-            din = cview(dX, (TB, I)) if dX.shape[0] > 0 else dYk
-            inp = cview(X, (TB, I))
-        Ik = inp.shape[1]
+            dxr = v2(region(ws, WS_DXR), 0, TB, Ik)
+            mm_nn(dpi2, W_ih, dxr, False)
+            for b in range(B):
+                Lb = lengths[b]
+                for s in range(Lb):
+                    for j in range(Ik):
+                        din[(Lb - 1 - s) * B + b, j] += dxr[s * B + b, j]
+    if d == D - 1 and k > 0 and drop:
+        m = mask_of(ws, cfg, k - 1, T, B)
+        for r in range(TB):
+            for j in range(DH):
+                din[r, j] *= m[r, j]
+
+
+@njit(**INTERNAL)
+def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
+    """Backward pass after :func:`forward` and the head's loss filled ``WS_DLOGITS``.
+
+    Writes the full gradient into ``grad`` (same layout as ``theta``), the
+    gradient of the initial states into ``dh0``/``dc0`` (L*D, B, H) and, when
+    ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
+    Only the call of the cell's kernel depends on ``cell``.
+    """
+    T, B = X.shape[0], X.shape[1]
+    H, L, D, C = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_CACHE]
+    GH = cfg[CFG_GATES] * H
+    head_backward(theta, off, cfg, ws, drop, grad, T, B)
+    dpi = v3(region(ws, WS_DPI), 0, T, B, GH)
+    dph = v3(region(ws, WS_DPH), 0, T if cfg[CFG_SPLIT_HH] != 0 else 0, B, GH)
+    cur = np.int64(0)  # not a literal 0: one compilation of the helpers it is passed to
+    for k in range(L - 1, -1, -1):
         for d in range(D):
             idx = k * D + d
+            dhs = state_grads_in(grad, off, cfg, lengths, ws, k, d, cur, T, B)
             W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
             gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, idx)
-            gpeep[:] = 0
-            glnp[:] = 0
-            hs = hs_of(ws, cfg, idx, T, B)
-            if D == 1:
-                dhs = cview(dYk, (T, B, H))
-            else:
-                dhs = v3(region(ws, WS_DHS), 0, T, B, H)
-                for b in range(B):
-                    Lb = lengths[b]
-                    for s in range(T):
-                        for j in range(H):
-                            if d == 0:
-                                dhs[s, b, j] = dYk[s * B + b, j]
-                            elif s < Lb:
-                                dhs[s, b, j] = dYk[(Lb - 1 - s) * B + b, H + j]
-                            else:
-                                dhs[s, b, j] = 0
-            if mode == 1 and k == L - 1:
-                for b in range(B):
-                    for j in range(H):
-                        dlast[b, j] = dtop[b, d * H + j]
-            else:
-                dlast[:] = 0
-            cells.BACKWARD[cell](dhs, lengths, W_hh, act, peep, lnp, hs, cs_of(ws, cfg, idx, T, B),
-                                    v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), dlast, dzero, dpi,
-                                    dph, dh0[idx], dc0[idx], gpeep, glnp, tmp)
-            if d == 0:
-                src = inp
-            else:
-                src = v2(region(ws, WS_XR), 0, TB, Ik)
-                reverse_rows(inp, lengths, T, B, src)
-            mm_tn(dpi2, src, gW_ih, False)
-            mm_tn(dhh2, v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H), gW_hh, False)
-            if gb_ih.shape[0] > 0:
-                colsum(dpi2, gb_ih, False)
-                if split:
-                    colsum(dhh2, gb_hh, False)
-                else:  # the same array: the same sums
-                    for j in range(GH):
-                        gb_hh[j] = gb_ih[j]
-            if need_din:
-                if d == 0:
-                    mm_nn(dpi2, W_ih, din, False)
-                else:
-                    dxr = v2(region(ws, WS_DXR), 0, TB, Ik)
-                    mm_nn(dpi2, W_ih, dxr, False)
-                    for b in range(B):
-                        Lb = lengths[b]
-                        for s in range(Lb):
-                            for j in range(Ik):
-                                din[(Lb - 1 - s) * B + b, j] += dxr[s * B + b, j]
-        if k > 0 and drop:
-            m = mask_of(ws, cfg, k - 1, T, B)
-            for r in range(TB):
-                for j in range(DH):
-                    din[r, j] *= m[r, j]
+            cells.BACKWARD[cell](dhs, lengths, W_hh, cfg[CFG_ACT], peep, lnp, hs_of(ws, cfg, idx, T, B),
+                                 cs_of(ws, cfg, idx, T, B),
+                                 v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C),
+                                 v2(region(ws, WS_DLAST), 0, B, H), v2(region(ws, WS_DZERO), 0, B, H), dpi,
+                                 dph, dh0[idx], dc0[idx], gpeep, glnp, region(ws, WS_TMP))
+            param_grads(theta, off, cfg, X, lengths, ws, drop, grad, dX, k, d, cur)
         cur = 1 - cur
