@@ -231,6 +231,7 @@ def test_unknown_device_is_a_clear_error():
 
 
 # ------------------------------------------------------------------------------ first-use compilation
+@pytest.mark.compiled
 def test_a_compilation_is_announced_once_per_cell_and_precision(caplog):
     """The announcement fires on a compilation inside the call, once, and not on cached calls."""
     from numba import njit
