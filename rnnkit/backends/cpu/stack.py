@@ -135,7 +135,7 @@ def get_state(ws, cfg, T, B, hT, cT):
 
 
 @njit(**INTERNAL)
-def project_inputs(theta, off, cfg, X, lengths, ws, drop, k, d):
+def project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh):
     """Input projection of (layer ``k``, direction ``d``) into ``WS_XP``: ``x_t @ W_ih.T`` plus the biases.
 
     The reverse direction reads each sequence reversed within its length.
@@ -143,13 +143,12 @@ def project_inputs(theta, off, cfg, X, lengths, ws, drop, k, d):
     both folded in here.
     """
     T, B, I = X.shape
-    H, D = cfg[CFG_HIDDEN], cfg[CFG_DIRS]
+    H = cfg[CFG_HIDDEN]
     GH = cfg[CFG_GATES] * H
     fold = cfg[CFG_SPLIT_HH] == 0
     xp2 = v2(region(ws, WS_XP), 0, T * B, GH)
     bsum = region(ws, WS_DPI)[:GH]  # free until backward
     inp = cview(X, (T * B, I)) if k == 0 else layer_in(ws, cfg, k - 1, T, B, drop)
-    W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, k * D + d)
     if d == 0:
         src = inp
     else:
@@ -232,8 +231,8 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
     for k in range(L):
         for d in range(D):
             idx = k * D + d
-            project_inputs(theta, off, cfg, X, lengths, ws, drop, k, d)
             W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
+            project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh)
             cells.FORWARD[cell](xp, lengths, W_hh, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
                                 hs_of(ws, cfg, idx, T, B), cs_of(ws, cfg, idx, T, B),
                                 v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), region(ws, WS_TMP))
@@ -266,12 +265,11 @@ def head_backward(theta, off, cfg, ws, drop, grad, T, B):
 
 
 @njit(**INTERNAL)
-def state_grads_in(grad, off, cfg, lengths, ws, k, d, cur, T, B):
+def state_grads_in(cfg, lengths, ws, k, d, cur, T, B, gpeep, glnp):
     """Before (``k``, ``d``)'s backward: its share of the output gradients (``WS_DHS``, or a view of
     ``WS_DY``), the final-state gradient ``WS_DLAST``, its extra blocks' gradients zeroed."""
     H, L, D = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS]
     DH = D * H
-    gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, k * D + d)
     gpeep[:] = 0
     glnp[:] = 0
     dYk = v2(region(ws, WS_DY), cur * T * B * DH, T * B, DH)
@@ -301,7 +299,7 @@ def state_grads_in(grad, off, cfg, lengths, ws, k, d, cur, T, B):
 
 
 @njit(**INTERNAL)
-def param_grads(theta, off, cfg, X, lengths, ws, drop, grad, dX, k, d, cur):
+def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb_ih, gb_hh):
     """After (``k``, ``d``)'s backward: the gradients of its weights and biases, and of its input."""
     T, B, I = X.shape
     H, D = cfg[CFG_HIDDEN], cfg[CFG_DIRS]
@@ -310,8 +308,6 @@ def param_grads(theta, off, cfg, X, lengths, ws, drop, grad, dX, k, d, cur):
     DH = D * H
     TB = T * B
     idx = k * D + d
-    W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
-    gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, idx)
     dpi2 = v2(region(ws, WS_DPI), 0, TB, GH)
     dhh2 = v2(region(ws, WS_DPH), 0, TB, GH) if split else dpi2
     if k > 0:
@@ -372,13 +368,13 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     for k in range(L - 1, -1, -1):
         for d in range(D):
             idx = k * D + d
-            dhs = state_grads_in(grad, off, cfg, lengths, ws, k, d, cur, T, B)
             W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
             gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, idx)
+            dhs = state_grads_in(cfg, lengths, ws, k, d, cur, T, B, gpeep, glnp)
             cells.BACKWARD[cell](dhs, lengths, W_hh, cfg[CFG_ACT], peep, lnp, hs_of(ws, cfg, idx, T, B),
                                  cs_of(ws, cfg, idx, T, B),
                                  v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C),
                                  v2(region(ws, WS_DLAST), 0, B, H), v2(region(ws, WS_DZERO), 0, B, H), dpi,
                                  dph, dh0[idx], dc0[idx], gpeep, glnp, region(ws, WS_TMP))
-            param_grads(theta, off, cfg, X, lengths, ws, drop, grad, dX, k, d, cur)
+            param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb_ih, gb_hh)
         cur = 1 - cur
