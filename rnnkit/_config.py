@@ -51,11 +51,8 @@ _local = threading.local()
 
 def _settings():
     if not hasattr(_local, "settings"):
-        _local.settings = dict(_GLOBAL)
+        _local.settings = dict(_DEFAULTS)
     return _local.settings
-
-
-_GLOBAL = dict(_DEFAULTS)
 
 
 def get_config():
