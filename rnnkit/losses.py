@@ -22,9 +22,13 @@ backward pass on the gradient it returns. Its ``level`` says what an item is:
 ``"step"`` (each valid step or each sequence's last step, as the built-ins)
 or ``"sequence"``: one item per sequence over all its steps and its own
 label sequence (as CTC), for which every window holds whole sequences.
+:class:`CTCLoss` is such a loss, and :func:`ctc_loss` its per-sequence
+function (from :mod:`rnnkit.ctc`).
 """
 
 import numpy as np
+
+from .ctc import ctc_loss
 
 #: built-in loss name -> its code inside the kernels
 LOSSES = {"cross_entropy": 0, "binary_cross_entropy": 1, "squared_error": 2}
@@ -32,7 +36,7 @@ LOSSES = {"cross_entropy": 0, "binary_cross_entropy": 1, "squared_error": 2}
 #: output mode name -> code: one target per valid step, or per sequence
 OUTPUT_MODES = {"sequence": 0, "last": 1}
 
-__all__ = ["LOSSES", "OUTPUT_MODES", "Loss", "get_loss", "activate"]
+__all__ = ["LOSSES", "OUTPUT_MODES", "CTCLoss", "Loss", "activate", "ctc_loss", "get_loss"]
 
 
 class Loss:
@@ -160,6 +164,56 @@ class _Builtin(Loss):
 
 
 _BUILTINS = {name: _Builtin(name) for name in LOSSES}
+
+
+class CTCLoss(Loss):
+    """Connectionist temporal classification as the head's loss (one item per sequence).
+
+    The head emits, at each frame, logits over the blank (column 0) and the
+    labels (column ``j + 1`` for label code ``j``). A sequence's item loss is
+    its :func:`ctc_loss` divided by its label length (at least 1), so the
+    engine's mean over the batch is PyTorch's ``CTCLoss(reduction="mean")``.
+
+    Targets are label codes ``0 .. n_labels - 1`` padded to a common length,
+    with the length in front: ``(N, 1 + S)`` integers whose row ``n`` is
+    ``[L_n, code_1, ..., code_L_n, padding...]`` (:meth:`pack`).
+    """
+
+    name, level = "ctc", "sequence"
+
+    @staticmethod
+    def pack(codes):
+        """Label-code sequences as the ``(N, 1 + S)`` int64 target array (lengths in column 0).
+
+        Parameters
+        ----------
+        codes : list of array-like of int
+            Label codes of each sequence.
+
+        Returns
+        -------
+        ndarray of shape (N, 1 + S)
+        """
+        S = max((len(c) for c in codes), default=0)
+        Y = np.zeros((len(codes), 1 + S), np.int64)
+        for n, c in enumerate(codes):
+            Y[n, 0] = len(c)
+            Y[n, 1:1 + len(c)] = c
+        return Y
+
+    def encode(self, Y, output, dtype):
+        Y = np.asarray(Y, dtype=dtype)
+        return np.ascontiguousarray(Y.reshape(Y.shape[0], 1, -1))
+
+    def activate(self, logits):
+        return _BUILTINS["cross_entropy"].activate(logits)
+
+    def value_and_grad(self, logits, targets, lengths):
+        tl = targets[:, 0, 0].astype(np.int64)
+        labels = targets[:, 0, 1:].astype(np.int64) + 1  # column 0 is the blank
+        loss, grad = ctc_loss(logits, labels, lengths, tl, blank=0)
+        scale = 1.0 / np.maximum(tl, 1)
+        return float((loss * scale).sum()), len(lengths), grad * scale.astype(grad.dtype)[:, None, None]
 
 
 def get_loss(loss):

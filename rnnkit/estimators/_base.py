@@ -27,7 +27,7 @@ __all__ = ["BaseRNN"]
 
 
 class BaseRNN(BaseEstimator, ABC):
-    """Base class of :class:`~rnnkit.RNNClassifier` and :class:`~rnnkit.RNNRegressor`.
+    """Base class of :class:`~rnnkit.RNNClassifier`, :class:`~rnnkit.RNNRegressor` and :class:`~rnnkit.RNNTranscriber`.
 
     Not meant to be used directly; see the subclasses for the parameters.
     """
@@ -391,8 +391,8 @@ or list of array-like of shape (n_timesteps_i, n_features)
         return states, res["hT"], c_n
 
     @abstractmethod
-    def _predict_from_out(self, out):
-        """Predictions (labels or values) from raw head outputs (N[, T], K)."""
+    def _predict_from_out(self, out, lengths):
+        """Predictions (labels, values or label sequences) from raw head outputs (N[, T], K)."""
 
     @abstractmethod
     def _metric(self, y_true, y_pred):
@@ -414,7 +414,7 @@ or list of array-like of shape (n_timesteps_i, n_features)
             array input, or a list of per-sequence arrays for list input.
         """
         res, lengths, is_list = self._forward(X)
-        return self._format_steps(self._predict_from_out(res["out"]), lengths, is_list)
+        return self._format_steps(self._predict_from_out(res["out"], lengths), lengths, is_list)
 
     def score(self, X, y):
         """Mean accuracy (classifier) or R^2 (regressor), over valid steps for per-step output.
@@ -433,7 +433,7 @@ or list of array-like of shape (n_timesteps_i, n_features)
             counts once.
         """
         res, lengths, _ = self._forward(X)
-        pred = self._predict_from_out(res["out"])
+        pred = self._predict_from_out(res["out"], lengths)
         if self.output == "last":
             self._check_n_samples(y, len(lengths))
             return float(self._metric(np.asarray(y), pred))

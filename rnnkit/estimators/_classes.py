@@ -12,7 +12,7 @@ from ._base import BaseRNN, valid_mask
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
 
-_PARAMS_DOC = """
+_MODEL_DOC = """
     Parameters
     ----------
     cell : {"rnn", "lstm", "gru"}, default="lstm"
@@ -37,10 +37,14 @@ _PARAMS_DOC = """
     forget_bias : float or None, default=1.0
         Initial forget-gate bias of ``"lstm"`` cells (Keras' and
         TensorFlow's ``forget_bias``); None keeps PyTorch's initialisation.
-    output : {"last", "sequence"}, default="last"
+"""
+
+_OUTPUT_DOC = """    output : {"last", "sequence"}, default="last"
         ``"last"``: one target per sequence, read from the sequence's last
         valid step; ``"sequence"``: one target per valid time step.
-    solver : {"sgd", "adagrad", "rmsprop", "adam"}, default="adam"
+"""
+
+_TRAINING_DOC = """    solver : {"sgd", "adagrad", "rmsprop", "adam"}, default="adam"
         Optimizer (see :mod:`rnnkit.optim`).
     learning_rate_init : float, default=0.001
         Step size.
@@ -98,6 +102,8 @@ _PARAMS_DOC = """
         Precision of the weights and the computation. float32 is the fast
         default; float64 uses exact transcendental functions.
 """
+
+_PARAMS_DOC = _MODEL_DOC + _OUTPUT_DOC + _TRAINING_DOC
 
 _ATTRS_DOC = """
     n_features_in_ : int
@@ -225,7 +231,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                              "partial_fit")
         return pos[inverse.reshape(-1)]
 
-    def _predict_from_out(self, out):
+    def _predict_from_out(self, out, lengths):
         return self.classes_[out.argmax(axis=-1)]
 
     def _metric(self, y_true, y_pred):
@@ -358,7 +364,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             raise ValueError(f"y has {n_out} outputs but the estimator was fitted with {self.n_outputs_}")
         return Y
 
-    def _predict_from_out(self, out):
+    def _predict_from_out(self, out, lengths):
         return out[..., 0] if self._y_one_d else out
 
     def _metric(self, y_true, y_pred):
