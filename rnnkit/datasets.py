@@ -10,12 +10,15 @@ otherwise; per-step class labels are ``(n_samples, n_timesteps)`` integer arrays
 * :func:`load_digit_sequences` - scikit-learn's 8 x 8 digits read row by row
   (T3), and :func:`load_mnist_idx` / :func:`read_idx` / :func:`write_idx` for
   MNIST IDX files already on disk (nothing is ever downloaded);
+  :func:`make_digit_strings` - strings of those digits written side by side,
+  one column of pixels per step, for transcription with CTC (T3's CTC demo);
 * :func:`make_sine_windows` - consecutive half periods of a sine (T4);
 * :func:`make_rule_stream` - a bit stream with a hidden rule (T5), with the
   theoretical losses :data:`RULE_STREAM_CHANCE_LOSS` and
   :data:`RULE_STREAM_OPTIMAL_LOSS`.
 """
 
+import functools
 import gzip
 import math
 import numbers
@@ -31,6 +34,7 @@ __all__ = [
     "int_to_bits",
     "load_digit_sequences",
     "load_mnist_idx",
+    "make_digit_strings",
     "make_echo",
     "make_rule_stream",
     "make_sine_windows",
@@ -317,6 +321,193 @@ def load_digit_sequences(*, return_X_y: bool = True, n_class: int = 10):
         "row, one feature per pixel of the row.\n\n" + digits.DESCR
     )
     return Bunch(data=X, target=y, target_names=digits.target_names, DESCR=descr)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_digit_images():
+    """All 1797 digit images as read-only ``(8, 8)`` arrays in 0..16 and their labels (loaded once)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.ascontiguousarray(digits.images, dtype=np.float64)
+    labels = np.asarray(digits.target, dtype=np.int64)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+def _digit_image_split(test_fraction):
+    """Indices of the "train" and "test" images of :func:`make_digit_strings`.
+
+    A stratified split with a fixed seed: for each digit, its images (in
+    ``load_digits`` order) are shuffled by ``RandomState(0)`` and the first
+    ``round(test_fraction * n_digit)`` of them (at least one, at most all but
+    one) go to "test". The split depends on ``test_fraction`` only.
+
+    Returns
+    -------
+    train, test : ndarray of int64
+        Sorted indices into ``load_digits().images``; disjoint, together all of them.
+    """
+    _, labels = _load_digit_images()
+    rng = np.random.RandomState(0)
+    test = []
+    for digit in range(10):
+        members = np.flatnonzero(labels == digit)
+        n_test = min(max(int(round(test_fraction * len(members))), 1), len(members) - 1)
+        test.append(rng.permutation(members)[:n_test])
+    is_test = np.zeros(len(labels), dtype=bool)
+    is_test[np.concatenate(test)] = True
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def make_digit_strings(
+    n_samples: int = 1000,
+    *,
+    min_digits: int = 3,
+    max_digits: int = 6,
+    max_gap: int = 4,
+    noise: float = 0.05,
+    images: str = "train",
+    test_fraction: float = 0.25,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[list, list]:
+    """Strings of handwritten digits read column by column, for CTC (tutorial T3's CTC demo).
+
+    Each string shows ``k`` digits, ``k`` uniform in ``[min_digits,
+    max_digits]``, each an 8 x 8 image of :func:`sklearn.datasets.load_digits`
+    (pixel values 0..16, divided by 16). The digits are drawn uniformly from
+    0-9 and each is shown by an image drawn uniformly from that digit's images
+    in the chosen pool. The images' columns are laid side by side, left to
+    right, and read one column per time step: a step is the 8 pixels of one
+    column, top to bottom. Before the first image, between images and after
+    the last one lies a gap of blank (zero) columns, each gap's width drawn
+    uniformly from ``0 .. max_gap``, so a string of ``k`` digits has between
+    ``8 k`` and ``8 k + (k + 1) max_gap`` steps. Gaussian noise of standard
+    deviation ``noise`` is then added to every pixel, gaps included, and is
+    not clipped: values may fall slightly outside [0, 1].
+
+    A model reading the columns in order (a bidirectional LSTM or GRU trained
+    with CTC) learns to transcribe the string without being told where a
+    digit begins.
+
+    The 1797 images are split once, deterministically, into a "train" and a
+    "test" pool: stratified by digit, with a fixed seed, ``test_fraction`` of
+    each digit's images in "test". Strings made with ``images="test"`` (and
+    the same ``test_fraction``) therefore show only handwriting that strings
+    made with ``images="train"`` never show, whatever the ``random_state``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of strings.
+    min_digits : int, default=3
+        Fewest digits in a string, at least 1.
+    max_digits : int, default=6
+        Most digits in a string, at least ``min_digits``.
+    max_gap : int, default=4
+        Widest gap, in blank columns, at least 0 (0: the images touch and the
+        string starts and ends with an image).
+    noise : float, default=0.05
+        Standard deviation of the Gaussian noise added to every pixel, at
+        least 0 (0: exact pixel values, ``k / 16``, and exact zeros in the gaps).
+    images : {"train", "test", "all"}, default="train"
+        Pool the images are drawn from: the training images, the held-out
+        images, or all 1797.
+    test_fraction : float, default=0.25
+        Fraction of each digit's images in the "test" pool, in (0, 1)
+        exclusive (each pool keeps at least one image of every digit). Use the
+        same value for the training and the held-out strings. Ignored, though
+        validated, for ``images="all"``.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for the numbers of digits, the digits, the images,
+        the gaps and the noise; the split of the images does not depend on it.
+        The noise is drawn last, so the same seed with a different ``noise``
+        gives the same strings, images and gaps.
+
+    Returns
+    -------
+    X : list of n_samples ndarray of shape (n_timesteps_i, 8), dtype float64
+        ``X[i][t]`` is the ``t``-th column of string ``i``, top pixel first.
+    y : list of n_samples str
+        The digits of each string, left to right, for instance ``"4071"``.
+
+    See Also
+    --------
+    load_digit_sequences : The same images, one digit per sample, read row by row.
+
+    Examples
+    --------
+    >>> from rnnkit.datasets import make_digit_strings
+    >>> X, y = make_digit_strings(4, random_state=0)
+    >>> len(X), len(y), X[0].shape[1]
+    (4, 4, 8)
+    >>> all(3 <= len(s) <= 6 and s.isdigit() for s in y)
+    True
+    >>> all(8 * len(s) <= len(x) <= 8 * len(s) + 4 * (len(s) + 1) for x, s in zip(X, y))
+    True
+    >>> X_test, y_test = make_digit_strings(2, images="test", noise=0.0, max_gap=0,
+    ...                                     random_state=1)
+    >>> [len(x) == 8 * len(s) for x, s in zip(X_test, y_test)]
+    [True, True]
+    """
+    n_samples = _check_int(n_samples, "n_samples", min_val=1)
+    min_digits = _check_int(min_digits, "min_digits", min_val=1)
+    max_digits = _check_int(max_digits, "max_digits", min_val=1)
+    if max_digits < min_digits:
+        raise ValueError(f"max_digits={max_digits} must be at least min_digits={min_digits}.")
+    max_gap = _check_int(max_gap, "max_gap", min_val=0)
+    noise = float(check_scalar(noise, "noise", target_type=numbers.Real, min_val=0.0))
+    if not math.isfinite(noise):
+        raise ValueError(f"noise must be finite, got {noise}.")
+    test_fraction = float(
+        check_scalar(
+            test_fraction,
+            "test_fraction",
+            target_type=numbers.Real,
+            min_val=0.0,
+            max_val=1.0,
+            include_boundaries="neither",
+        )
+    )
+    if not isinstance(images, str) or images not in ("train", "test", "all"):
+        raise ValueError(f"images must be 'train', 'test' or 'all', got {images!r}.")
+    rng = check_random_state(random_state)
+
+    all_images, all_labels = _load_digit_images()
+    if images == "all":
+        pool = np.arange(len(all_labels))
+    else:
+        train, test = _digit_image_split(test_fraction)
+        pool = train if images == "train" else test
+    # the pool grouped by digit: the images of digit d are pool[starts[d] : starts[d] + counts[d]]
+    pool = pool[np.argsort(all_labels[pool], kind="stable")]
+    counts = np.bincount(all_labels[pool], minlength=10)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    n_digits = rng.randint(min_digits, max_digits + 1, size=n_samples)
+    n_total = int(n_digits.sum())
+    digits = rng.randint(0, 10, size=n_total)
+    within = (rng.random_sample(n_total) * counts[digits]).astype(np.int64)
+    picked = pool[starts[digits] + within]
+    gaps = rng.randint(0, max_gap + 1, size=n_total + n_samples)  # k + 1 gaps per string
+
+    # one long array of every string, one after the other: gap, image, gap, ..., image, gap
+    gaps_before = np.concatenate([[0], np.cumsum(gaps)])  # total width of the first j gaps
+    first_digit = np.concatenate([[0], np.cumsum(n_digits)])  # index of string i's first digit
+    string_of_digit = np.repeat(np.arange(n_samples), n_digits)
+    # image g is preceded by every earlier image and by gaps 0 .. g + string_of_digit[g]
+    image_start = gaps_before[np.arange(n_total) + string_of_digit + 1] + 8 * np.arange(n_total)
+    ends = gaps_before[first_digit[1:] + np.arange(1, n_samples + 1)] + 8 * first_digit[1:]
+    columns = np.zeros((int(ends[-1]), 8))
+    columns[image_start[:, None] + np.arange(8)] = all_images[picked].transpose(0, 2, 1) / 16.0
+    if noise > 0:
+        columns += noise * rng.standard_normal(columns.shape)
+
+    X = np.split(columns, ends[:-1])
+    text = (digits + ord("0")).astype(np.uint8).tobytes().decode("ascii")
+    y = [text[a:b] for a, b in zip(first_digit[:-1].tolist(), first_digit[1:].tolist(), strict=True)]
+    return X, y
 
 
 # IDX element types: code -> big-endian dtype

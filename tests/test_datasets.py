@@ -8,10 +8,12 @@ import pytest
 from rnnkit.datasets import (
     RULE_STREAM_CHANCE_LOSS,
     RULE_STREAM_OPTIMAL_LOSS,
+    _digit_image_split,
     bits_to_int,
     int_to_bits,
     load_digit_sequences,
     load_mnist_idx,
+    make_digit_strings,
     make_echo,
     make_rule_stream,
     make_sine_windows,
@@ -155,6 +157,186 @@ def test_digit_sequences_bunch_and_n_class():
     X, y = load_digit_sequences(n_class=3)
     assert set(np.unique(y)) == {0, 1, 2}
     assert len(X) == len(y) < 1797
+
+
+# --------------------------------------------------------------------------- digit strings (T3, CTC)
+def _digits_index():
+    """load_digits' images (0..16), labels, and a map from an image's bytes to its index."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = digits.images.astype(np.uint8)
+    lookup = {im.tobytes(): i for i, im in enumerate(images)}
+    assert len(lookup) == len(images)  # no two images alike: a column block names its image
+    return images, digits.target, lookup
+
+
+def _image_indices(x, label, target, lookup):
+    """Indices of the images a noise-free, gap-free string shows, checked against its label."""
+    assert x.shape == (8 * len(label), 8)
+    found = []
+    for j, char in enumerate(label):
+        block = x[8 * j : 8 * (j + 1)].T * 16  # columns back to an image (rows, columns)
+        pixels = np.rint(block)
+        npt.assert_array_equal(block, pixels)  # exact values k / 16
+        i = lookup.get(pixels.astype(np.uint8).tobytes())
+        assert i is not None, "a block of columns is not an image of load_digits"
+        assert target[i] == int(char)
+        found.append(i)
+    return found
+
+
+@pytest.mark.parametrize(
+    "min_digits, max_digits, max_gap", [(3, 6, 4), (1, 1, 0), (2, 4, 0), (5, 5, 7), (1, 8, 1)]
+)
+def test_digit_strings_shapes_lengths_and_labels(min_digits, max_digits, max_gap):
+    X, y = make_digit_strings(
+        400, min_digits=min_digits, max_digits=max_digits, max_gap=max_gap, random_state=0
+    )
+    assert isinstance(X, list) and isinstance(y, list)
+    assert len(X) == len(y) == 400
+    for x, label in zip(X, y, strict=True):
+        assert isinstance(x, np.ndarray) and x.dtype == np.float64
+        assert x.ndim == 2 and x.shape[1] == 8
+        assert isinstance(label, str) and set(label) <= set("0123456789")
+        k = len(label)
+        assert min_digits <= k <= max_digits
+        assert 8 * k <= len(x) <= 8 * k + (k + 1) * max_gap
+    # every number of digits occurs
+    assert {len(label) for label in y} == set(range(min_digits, max_digits + 1))
+
+
+def test_digit_strings_defaults_gaps_and_digits():
+    X, y = make_digit_strings(random_state=1)
+    assert len(X) == len(y) == 1000
+    k = np.array([len(label) for label in y])
+    T = np.array([len(x) for x in X])
+    assert set(k) == {3, 4, 5, 6}
+    # k + 1 gaps uniform in 0..4: mean width 2, every total from 0 to 4 (k + 1) possible
+    per_gap = (T - 8 * k) / (k + 1)
+    assert abs(per_gap.mean() - 2.0) < 0.1
+    assert (T - 8 * k).min() <= 2 and (T - 8 * k).max() >= 4 * 3 + 2
+    # digits uniform over 0-9
+    counts = np.bincount([int(c) for label in y for c in label], minlength=10)
+    assert counts.sum() == k.sum()
+    assert np.all(np.abs(counts / counts.sum() - 0.1) < 0.02)
+
+
+def test_digit_strings_reproducible():
+    a = make_digit_strings(50, random_state=7)
+    b = make_digit_strings(50, random_state=7)
+    c = make_digit_strings(50, random_state=8)
+    assert a[1] == b[1]
+    for xa, xb in zip(a[0], b[0], strict=True):
+        npt.assert_array_equal(xa, xb)
+    assert a[1] != c[1]
+    rng = np.random.RandomState(7)
+    d = make_digit_strings(50, random_state=rng)
+    e = make_digit_strings(50, random_state=rng)
+    assert d[1] == a[1]
+    assert d[1] != e[1]  # a shared generator advances
+
+
+def test_digit_strings_noise_is_added_last_and_not_clipped():
+    X0, y0 = make_digit_strings(300, noise=0.0, random_state=3)
+    X1, y1 = make_digit_strings(300, noise=0.2, random_state=3)
+    assert y0 == y1
+    clean = np.concatenate(X0)
+    assert clean.min() == 0.0 and clean.max() <= 1.0
+    npt.assert_array_equal(clean * 16, np.rint(clean * 16))  # pixels k / 16, gaps exact zeros
+    diff = np.concatenate(X1) - clean
+    assert abs(diff.mean()) < 0.005
+    assert abs(diff.std() - 0.2) < 0.005
+    noisy = np.concatenate(X1)
+    assert noisy.min() < 0.0 and noisy.max() > 1.0  # documented: not clipped
+
+
+@pytest.mark.parametrize("images", ["train", "test", "all"])
+def test_digit_strings_noise_free_are_image_columns(images):
+    """Without noise or gaps a string is its images' columns side by side, divided by 16."""
+    all_images, target, lookup = _digits_index()
+    train, test = _digit_image_split(0.25)
+    pool = {"train": set(train.tolist()), "test": set(test.tolist()), "all": set(range(len(target)))}[images]
+    X, y = make_digit_strings(300, noise=0.0, max_gap=0, images=images, random_state=4)
+    used = []
+    for x, label in zip(X, y, strict=True):
+        used += _image_indices(x, label, target, lookup)
+    assert set(used) <= pool
+    # single-digit strings are exactly an image transposed
+    (x,), (label,) = make_digit_strings(1, min_digits=1, max_digits=1, max_gap=0, noise=0.0, random_state=5)
+    (i,) = _image_indices(x, label, target, lookup)
+    npt.assert_array_equal(x, all_images[i].T / 16.0)
+    if images == "all":  # draws from both pools
+        assert set(used) & set(train.tolist()) and set(used) & set(test.tolist())
+
+
+def test_digit_strings_train_and_test_pools_are_disjoint():
+    _, target, _ = _digits_index()
+    for fraction in (0.1, 0.25, 0.5, 0.9):
+        train, test = _digit_image_split(fraction)
+        assert not set(train.tolist()) & set(test.tolist())
+        npt.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(len(target)))
+        # stratified: every digit in both pools, fraction of each digit in test
+        for digit in range(10):
+            n = np.sum(target == digit)
+            n_test = np.sum(target[test] == digit)
+            assert 1 <= n_test <= n - 1
+            assert abs(n_test - fraction * n) <= 0.5
+        # fixed: the same split every time
+        again = _digit_image_split(fraction)
+        npt.assert_array_equal(again[0], train)
+        npt.assert_array_equal(again[1], test)
+    # seen through the generator: images shown by test strings never appear in train strings
+    _, target, lookup = _digits_index()
+    kw = dict(noise=0.0, max_gap=0, test_fraction=0.3)
+    seen = {}
+    for images, seed in (("train", 0), ("test", 1)):
+        X, y = make_digit_strings(400, images=images, random_state=seed, **kw)
+        seen[images] = {i for x, s in zip(X, y, strict=True) for i in _image_indices(x, s, target, lookup)}
+    assert seen["train"] and seen["test"]
+    assert not seen["train"] & seen["test"]
+    train, test = _digit_image_split(0.3)
+    assert seen["test"] <= set(test.tolist()) and seen["train"] <= set(train.tolist())
+
+
+def test_digit_strings_fast():
+    import time
+
+    make_digit_strings(10, random_state=0)  # load the images once
+    start = time.perf_counter()
+    X, y = make_digit_strings(2000, random_state=0)
+    assert time.perf_counter() - start < 1.0
+    assert len(X) == 2000
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_samples=0), "n_samples"),
+        (dict(min_digits=0), "min_digits"),
+        (dict(min_digits=4, max_digits=3), "max_digits"),
+        (dict(max_gap=-1), "max_gap"),
+        (dict(noise=-0.1), "noise"),
+        (dict(noise=float("nan")), "noise"),
+        (dict(images="validation"), "images"),
+        (dict(images=None), "images"),
+        (dict(test_fraction=0.0), "test_fraction"),
+        (dict(test_fraction=1.0), "test_fraction"),
+        (dict(test_fraction=1.5), "test_fraction"),
+    ],
+)
+def test_digit_strings_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_digit_strings(**kwargs)
+
+
+def test_digit_strings_bad_types():
+    with pytest.raises(TypeError):
+        make_digit_strings(2.5)
+    with pytest.raises(TypeError):
+        make_digit_strings(max_gap=1.0)
+    with pytest.raises(TypeError):
+        make_digit_strings(noise="0.1")
 
 
 # --------------------------------------------------------------------------- IDX / MNIST (T3)
