@@ -1,4 +1,4 @@
-"""Figures of the tutorials: loss curves, echo bar panels, predictions, hidden states, comparisons.
+"""Figures of the tutorials: loss curves, echo bar panels, predictions, hidden states, comparisons, CTC alignments.
 
 Every function draws into an Axes (or Figure) it is given, or into a new one
 from :mod:`matplotlib.pyplot` (imported only when a function runs, so importing
@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 __all__ = [
+    "plot_alignment",
     "plot_comparison",
     "plot_echo_panels",
     "plot_hidden_states",
@@ -399,3 +400,72 @@ def plot_comparison(
     elif len(scores) and np.all(np.isfinite(scores)):
         ax.set_ylim(min(0.0, scores.min()), max(scores.max(), 0.0) * 1.15 or 1.0)
     return ax
+
+
+def plot_alignment(x, proba, labels, fig=None, *, decoded=None):
+    """Plot a CTC alignment: the input under the per-frame label probabilities.
+
+    The top panel shows the input sequence (one column per frame), the bottom
+    one the probability of each label at each frame (the blank dashed), with
+    the frames where the best path emits a label marked by that label.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_frames, n_features)
+        The input sequence.
+    proba : array-like of shape (n_frames, n_labels + 1)
+        Per-frame probabilities, column 0 the blank (as
+        :meth:`rnnkit.RNNTranscriber.predict_proba` returns them).
+    labels : sequence of str
+        Names of columns ``1 ..`` (``classes_``).
+    fig : matplotlib Figure, optional
+        Figure to draw into; a new one by default.
+    decoded : str, optional
+        The transcription, shown as the figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, with the two Axes.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from rnnkit.plotting import plot_alignment
+    >>> proba = np.eye(3)[[0, 1, 1, 0, 2, 0]] * 0.9 + 0.1 / 3
+    >>> fig = plot_alignment(np.zeros((6, 4)), proba, ["a", "b"], decoded="ab")
+    >>> len(fig.axes[1].lines)
+    3
+    >>> plt.close(fig)
+    """
+    x = np.asarray(x, dtype=float)
+    proba = np.asarray(proba, dtype=float)
+    if proba.shape[0] != x.shape[0] or proba.shape[1] != len(labels) + 1:
+        raise ValueError(f"proba must have shape ({x.shape[0]}, {len(labels) + 1}) for {x.shape[0]} frames and "
+                         f"{len(labels)} labels; got {proba.shape}")
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(9, 4))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=(1, 1.6)))
+    top.imshow(x.T, aspect="auto", cmap="gray_r", interpolation="nearest",
+               extent=(-0.5, x.shape[0] - 0.5, x.shape[1] - 0.5, -0.5))
+    top.set_ylabel("feature")
+    frames = np.arange(x.shape[0])
+    bottom.plot(frames, proba[:, 0], "k--", linewidth=1.0, label="blank")
+    best = proba.argmax(axis=1)
+    for j, name in enumerate(labels, 1):
+        if proba[:, j].max() < 0.05:
+            continue
+        (line,) = bottom.plot(frames, proba[:, j], linewidth=1.2, label=str(name))
+        for t in np.flatnonzero((best == j) & np.r_[True, best[1:] != best[:-1]]):
+            bottom.annotate(str(name), (t, proba[t, j]), xytext=(0, 4), textcoords="offset points",
+                            ha="center", color=line.get_color(), fontweight="bold")
+    bottom.set_ylim(0, 1.45)
+    bottom.set_xlabel("frame")
+    bottom.set_ylabel("probability")
+    bottom.legend(loc="upper center", fontsize="small", ncol=len(labels) + 1, frameon=False)
+    if decoded is not None:
+        fig.suptitle(f"transcription: {decoded}")
+    return fig

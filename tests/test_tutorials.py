@@ -10,16 +10,18 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from rnnkit import RNNClassifier, RNNRegressor
+from rnnkit import RNNClassifier, RNNRegressor, RNNTranscriber
 from rnnkit.datasets import (
     bits_to_int,
     load_digit_sequences,
+    make_digit_strings,
     make_echo,
     make_rule_stream,
     make_sine_windows,
     make_subtraction,
 )
-from rnnkit.tutorials import DIGITS, ECHO, RULE_STREAM, SINE, SUBTRACTION
+from rnnkit.metrics import label_error_rate
+from rnnkit.tutorials import CTC_DIGITS, DIGITS, ECHO, RULE_STREAM, SINE, SUBTRACTION
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -125,3 +127,18 @@ def test_rule_stream_not_learned_beyond_window():
     loss = _rule_stream_last_pass_loss(lag=RULE_STREAM.run["lag_beyond"])
     assert loss >= targets["min_chance_loss"]
     assert loss <= targets["chance_loss"] + targets["tolerance"]
+
+
+# --------------------------------------------------------------------------- T3, CTC
+def test_ctc_digit_strings_label_error_rate():
+    """T3's CTC demo: held-out digit strings (unseen images) transcribed with <= 5 % label errors."""
+    run = CTC_DIGITS.run
+    X, y = make_digit_strings(run["n_train"], **CTC_DIGITS.data, images="train", random_state=run["train_seed"])
+    X_test, y_test = make_digit_strings(run["n_test"], **CTC_DIGITS.data, images="test",
+                                        random_state=run["test_seed"])
+    model = RNNTranscriber(**{**CTC_DIGITS.estimator, "max_iter": CTC_DIGITS.test["max_iter"]}).fit(X, y)
+    pred = model.predict(X_test)
+    assert all(isinstance(p, str) for p in pred)
+    assert label_error_rate(y_test, pred) <= CTC_DIGITS.targets["max_label_error_rate"]
+    model.set_params(decoder="beam", beam_width=run["beam_width"])
+    assert 1 - model.score(X_test, y_test) <= CTC_DIGITS.targets["max_label_error_rate"]
