@@ -181,6 +181,8 @@ class RNNTranscriber(BaseRNN):
                 continue
             strings = False
             a = np.asarray(s, dtype=object) if not isinstance(s, np.ndarray) else s
+            if a.ndim == 0:  # a single label: a sequence of one
+                a = a.reshape(1)
             if a.ndim != 1:
                 raise ValueError(f"{name}[{i}] is not a label sequence (a string, a list or a 1-D array): "
                                  f"shape {a.shape}")
@@ -194,8 +196,10 @@ class RNNTranscriber(BaseRNN):
             raise ValueError(f"the labels cannot be sorted into an alphabet ({exc})") from None
 
     def _encode_targets(self, y, lengths, first, classes=None):
-        self._check_n_samples(y, len(lengths))
+        if y is None:
+            self._check_n_samples(y, len(lengths))
         seqs, strings = self._sequences(y)
+        self._check_n_samples(seqs, len(lengths))
         if classes is not None:
             known = self._alphabet(list(classes) if not isinstance(classes, str) else list(classes))
             if not first and not np.array_equal(known, self.classes_):
@@ -241,7 +245,9 @@ of shape (n_timesteps_i, n_features)
             Input sequences (a list for different lengths).
         y : list of str, list or 1-D array
             The label sequence of each input: a string (each character a
-            label) or a sequence of hashable, sortable labels. A sequence of
+            label) or a sequence of hashable, sortable labels (a single label
+            stands for a sequence of one: a 1-D array of labels gives
+            one-label sequences, a 2-D array one sequence per row). A sequence of
             ``L`` labels with ``r`` adjacent repeats needs at least ``L + r``
             frames. An empty sequence is allowed.
 
