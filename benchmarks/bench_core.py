@@ -15,7 +15,11 @@ Workloads (each a function returning a list of wall-clock times in seconds):
 * ``lstm_est`` - :func:`bench_lstm_estimator`: the ``lstm`` step through
   ``RNNClassifier.partial_fit`` on 128 sequences (one update);
 * ``lstm2bi`` - :func:`bench_lstm2bi_step`: the ``lstm`` step with 2 stacked
-  bidirectional layers.
+  bidirectional layers;
+* ``ctc`` - :func:`bench_ctc`: the CTC loss and its gradient with respect to
+  the logits (:func:`rnnkit.losses.ctc_loss`), N = 32 sequences of T = 200
+  frames over C = 30 columns, 40 labels each; PyTorch's side is
+  ``log_softmax``, ``ctc_loss(reduction="none")`` summed and ``backward``.
 
 The estimator workloads are compared with the same PyTorch runs as their
 raw-kernel counterparts (run once), and their overhead over the raw kernels is
@@ -288,6 +292,27 @@ def bench_lstm_estimator(n_repeats=20, seed=0):
     return _time_calls(lambda: clf.partial_fit(X, y), n_repeats, n_warmup=3)
 
 
+def bench_ctc(n_repeats=20, seed=0):
+    """Time :func:`rnnkit.losses.ctc_loss` (loss and gradient) on :func:`torch_peer.ctc_problem`.
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed calls (after one untimed call).
+    seed : int, default=0
+        Seed of the data.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed call, in seconds.
+    """
+    from rnnkit.losses import ctc_loss
+
+    args = torch_peer.ctc_problem(seed)
+    return _time_calls(lambda: ctc_loss(*args), n_repeats)
+
+
 # --------------------------------------------------------------------------- registry
 #: name -> (description, rnnkit function, torch function, unit, scale of the unit)
 WORKLOADS = {
@@ -301,6 +326,7 @@ WORKLOADS = {
                  torch_peer.lstm_step, "ms", 1e3),
     "lstm2bi": ("2-layer bidir. LSTM-128 train step", bench_lstm2bi_step,
                 torch_peer.lstm2bi_step, "ms", 1e3),
+    "ctc": ("CTC loss + grad (N=32, T=200, C=30, S=40)", bench_ctc, torch_peer.ctc_loss_grad, "ms", 1e3),
 }
 
 #: estimator workload -> the raw-kernel workload it wraps (overhead printed below the table)

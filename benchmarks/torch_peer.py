@@ -280,6 +280,77 @@ def lstm2bi_step(n_repeats=20, seed=0, threads=None):
     return lstm_step(n_repeats=n_repeats, seed=seed, num_layers=2, bidirectional=True, threads=threads)
 
 
+# Configuration of the CTC workload (issue: N = 32, T = 200, C = 30, label length 40).
+CTC_N, CTC_T, CTC_C, CTC_S = 32, 200, 30, 40
+
+
+def ctc_problem(seed=0, dtype=np.float32):
+    """The CTC workload's data, drawn with numpy (the same arrays for both sides).
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the numpy generator.
+    dtype : dtype, default=np.float32
+        Precision of the logits.
+
+    Returns
+    -------
+    logits : ndarray of shape (32, 200, 30)
+    targets : ndarray of shape (32, 40), int64
+        Labels in ``1 .. 29`` (column 0 is the blank).
+    input_lengths, target_lengths : ndarray of shape (32,), int64
+        Every sequence full length (200 frames, 40 labels).
+    """
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((CTC_N, CTC_T, CTC_C)).astype(dtype)
+    targets = rng.integers(1, CTC_C, size=(CTC_N, CTC_S))
+    return (logits, targets, np.full(CTC_N, CTC_T, np.int64), np.full(CTC_N, CTC_S, np.int64))
+
+
+def ctc_loss_grad(n_repeats=20, seed=0, threads=None):
+    """Time PyTorch's CPU CTC loss and its gradient with respect to the logits.
+
+    Each timed call: ``log_softmax`` of the (N, T, C) logits (moved to
+    PyTorch's time-first layout), ``ctc_loss(..., reduction="none")`` summed,
+    and ``backward`` to the logits -- what :func:`rnnkit.losses.ctc_loss`
+    returns in one call.
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed calls.
+    seed : int, default=0
+        Seed of :func:`ctc_problem`.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed call, in seconds.
+    """
+    import torch
+
+    _set_threads(threads)
+    logits, targets, in_len, tgt_len = (torch.from_numpy(a) for a in ctc_problem(seed))
+
+    def call():
+        z = logits.detach().requires_grad_(True)
+        log_probs = torch.log_softmax(z, dim=2).transpose(0, 1)  # (T, N, C)
+        loss = torch.nn.functional.ctc_loss(log_probs, targets, in_len, tgt_len, blank=0, reduction="none")
+        loss.sum().backward()
+        return z.grad
+
+    call()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 if __name__ == "__main__":
     if not available():
         raise SystemExit("PyTorch is not installed; install it with `pip install torch==2.13.0`.")
@@ -291,3 +362,6 @@ if __name__ == "__main__":
     bi = lstm2bi_step()
     print(f"lstm2bi_step (2 layers, bidirectional): median {statistics.median(bi) * 1e3:.2f} ms "
           f"over {len(bi)} steps")
+    ctc = ctc_loss_grad()
+    print(f"ctc_loss_grad (N=32, T=200, C=30, S=40): median {statistics.median(ctc) * 1e3:.2f} ms "
+          f"over {len(ctc)} calls")

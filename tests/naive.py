@@ -339,3 +339,149 @@ def network_loss(net, p, X, lengths, Y, h0=None, c0=None, masks=None):
         y = Y[b, t] if net.output == "sequence" else Y[b]
         values.append(item_loss(net.loss, z, y)[0])
     return float(np.mean(values)), logits, hT, cT, hseq
+
+
+# ----------------------------------------------------------------------------- CTC
+def log_softmax(z):
+    """Row-wise log-softmax of a 2-D array, in float64."""
+    z = np.asarray(z, dtype=float)
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def ctc_collapse(path, blank=0):
+    """The labelling a frame path stands for: merge repeats, then drop blanks."""
+    out = []
+    prev = None
+    for k in path:
+        k = int(k)
+        if k != prev and k != blank:
+            out.append(k)
+        prev = k
+    return tuple(out)
+
+
+def ctc_min_frames(target):
+    """Frames a label sequence needs: one per label plus a blank between equal neighbours."""
+    target = [int(k) for k in target]
+    return len(target) + sum(a == b for a, b in zip(target[:-1], target[1:], strict=True))
+
+
+def ctc_bruteforce(logits, target, blank=0):
+    """CTC loss of ONE sequence by enumerating every path in ``C ** T`` (tiny T, C only).
+
+    ``logits`` (T, C) unnormalised; ``target`` a 1-D list of labels. Sums the
+    probability (softmax per frame) of every path that collapses to ``target``
+    and returns ``-log`` of the sum (``inf`` when no path does).
+    """
+    import itertools
+    import math
+
+    logp = log_softmax(logits)
+    T, C = logp.shape
+    target = tuple(int(k) for k in target)
+    probs = []
+    for path in itertools.product(range(C), repeat=T):
+        if ctc_collapse(path, blank) == target:
+            probs.append(math.exp(sum(logp[t, k] for t, k in enumerate(path))))
+    total = math.fsum(probs)
+    return math.inf if total == 0.0 else -math.log(total)
+
+
+def ctc_forward_backward(logits, target, blank=0):
+    """CTC loss of ONE sequence and its gradient w.r.t. the logits (Graves et al., 2006).
+
+    Log-space forward (alpha) and backward (beta) recursions over the extended
+    label sequence ``l' = (blank, l1, blank, l2, ..., blank)`` of length
+    ``U = 2 L + 1``. ``alpha[t, s]``: log-probability of the frames ``0..t``
+    ending in state ``s`` (emission at ``t`` included); ``beta[t, s]``: of the
+    frames ``t+1..T-1`` given state ``s`` at ``t`` (emission at ``t`` excluded).
+    Returns ``(nll, grad)`` with ``grad[t, k] = softmax(z_t)[k] - sum over
+    s with l'_s = k of exp(alpha[t, s] + beta[t, s] + nll)`` (occupancy); an
+    impossible labelling gives ``(inf, zeros)``.
+    """
+    logp = log_softmax(logits)
+    T, C = logp.shape
+    target = [int(k) for k in target]
+    ext = [blank]
+    for k in target:
+        ext += [k, blank]
+    U = len(ext)
+    if T == 0:
+        return (0.0, np.zeros((0, C))) if not target else (np.inf, np.zeros((0, C)))
+    if ctc_min_frames(target) > T:
+        return np.inf, np.zeros((T, C))
+
+    def can_skip(s):  # may state s be entered from s - 2 (skipping the blank between)?
+        return s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]
+
+    alpha = np.full((T, U), -np.inf)
+    alpha[0, 0] = logp[0, ext[0]]
+    if U > 1:
+        alpha[0, 1] = logp[0, ext[1]]
+    for t in range(1, T):
+        for s in range(U):
+            a = alpha[t - 1, s]
+            if s >= 1:
+                a = np.logaddexp(a, alpha[t - 1, s - 1])
+            if can_skip(s):
+                a = np.logaddexp(a, alpha[t - 1, s - 2])
+            alpha[t, s] = a + logp[t, ext[s]]
+
+    beta = np.full((T, U), -np.inf)
+    beta[T - 1, U - 1] = 0.0
+    if U > 1:
+        beta[T - 1, U - 2] = 0.0
+    for t in range(T - 2, -1, -1):
+        for s in range(U):
+            b = beta[t + 1, s] + logp[t + 1, ext[s]]
+            if s + 1 < U:
+                b = np.logaddexp(b, beta[t + 1, s + 1] + logp[t + 1, ext[s + 1]])
+            if s + 2 < U and can_skip(s + 2):
+                b = np.logaddexp(b, beta[t + 1, s + 2] + logp[t + 1, ext[s + 2]])
+            beta[t, s] = b
+
+    logz = alpha[T - 1, U - 1] if U == 1 else np.logaddexp(alpha[T - 1, U - 1], alpha[T - 1, U - 2])
+    nll = -logz
+    grad = np.exp(logp)
+    for t in range(T):
+        for s in range(U):
+            grad[t, ext[s]] -= np.exp(alpha[t, s] + beta[t, s] - logz)
+    return float(nll), grad
+
+
+def ctc_labelling_probs(logits, blank=0):
+    """Every labelling of ONE sequence with its total probability (dict; tiny T, C only).
+
+    Enumerates every path in ``C ** T``, collapses it and sums the path
+    probabilities (softmax per frame) per labelling (a tuple of ints).
+    """
+    import itertools
+    import math
+
+    logp = log_softmax(logits)
+    T, C = logp.shape
+    totals = {}
+    for path in itertools.product(range(C), repeat=T):
+        key = ctc_collapse(path, blank)
+        totals.setdefault(key, []).append(math.exp(sum(logp[t, k] for t, k in enumerate(path))))
+    return {key: math.fsum(v) for key, v in totals.items()}
+
+
+def ctc_exhaustive_decode(logits, blank=0):
+    """Most probable labelling of ONE sequence by exhaustive search: ``(labels tuple, prob)``."""
+    probs = ctc_labelling_probs(logits, blank)
+    best = max(probs, key=probs.get)
+    return best, probs[best]
+
+
+def edit_distance(a, b):
+    """Levenshtein distance (unit-cost insertions, deletions, substitutions) of two sequences."""
+    a, b = list(a), list(b)
+    d = np.zeros((len(a) + 1, len(b) + 1), dtype=np.int64)
+    d[:, 0] = np.arange(len(a) + 1)
+    d[0, :] = np.arange(len(b) + 1)
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (a[i - 1] != b[j - 1]))
+    return int(d[len(a), len(b)])
