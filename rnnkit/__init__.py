@@ -8,5 +8,6 @@ from .optim import Optimizer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["GradcheckError", "Network", "Optimizer", "RNNClassifier", "RNNRegressor", "RNNTranscriber", "__version__",
+__all__ = ["GradcheckError", "Network", "Optimizer", "RNNClassifier", "RNNRegressor", "RNNTranscriber",
+           "__version__",
            "config_context", "get_config", "gradcheck", "set_config"]

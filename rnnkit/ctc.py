@@ -11,7 +11,10 @@ softmax probabilities.
 
 * :func:`ctc_loss` -- the negative log-likelihood of each sequence's labels
   and its gradient with respect to the unnormalised logits (softmax folded
-  in), by the forward-backward recursions in log space;
+  in), by the forward-backward recursions over the label sequence extended
+  with blanks: in probability space with every frame rescaled (Graves et al.,
+  2006, section 4.1; no ``exp`` or ``log`` per cell), and in log space for a
+  sequence whose rescaled probabilities would underflow float64;
 * :func:`greedy_decode` -- best path: the most probable column of each frame,
   collapsed;
 * :func:`beam_search_decode` -- prefix beam search, which sums over the
@@ -66,7 +69,7 @@ def _row_parts(N, rows_per_part=8):
     """Row ranges ``(lo, hi)`` for :func:`run_parts`: at most one per thread, at least a few rows each."""
     parts = max(1, min(get_config()["n_threads"], N // rows_per_part))
     bounds = np.linspace(0, N, parts + 1).astype(np.int64)
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
 
 
 def ctc_loss(logits, targets, input_lengths, target_lengths, blank=0):
@@ -76,7 +79,9 @@ def ctc_loss(logits, targets, input_lengths, target_lengths, blank=0):
     input_lengths, target_lengths, blank, reduction="none")`` and the
     gradient of each row's loss with respect to ``logits``: the softmax is
     part of the loss. The recursions run in float64 whatever the logits'
-    precision, so long inputs (thousands of frames) stay finite in float32.
+    precision, so long inputs (thousands of frames) stay finite in float32;
+    rows are independent and spread over :func:`rnnkit.get_config`'s
+    ``n_threads``.
 
     Parameters
     ----------
@@ -146,8 +151,8 @@ def ctc_loss(logits, targets, input_lengths, target_lengths, blank=0):
     bad = (inside < 0) | (inside >= C) | (inside == blank)
     if bad.any():
         row = int(np.nonzero(valid & ((targets < 0) | (targets >= C) | (targets == blank)))[0][0])
-        raise ValueError(f"targets[{row}] holds {inside[bad][0]} inside its length: labels are column indices "
-                         f"in [0, {C}) other than blank={blank}")
+        raise ValueError(f"targets[{row}] holds {inside[bad][0]} inside its length: labels are column "
+                         f"indices in [0, {C}) other than blank={blank}")
     loss = np.empty(N, np.float64)
     grad = np.empty((N, T, C), logits.dtype)
     S = 2 * int(target_lengths.max(initial=0)) + 1
@@ -155,7 +160,8 @@ def ctc_loss(logits, targets, input_lengths, target_lengths, blank=0):
     def part(bounds):
         lo, hi = bounds
         _kernels.ctc_rows(logits, targets, input_lengths, target_lengths, blank, lo, hi, loss, grad,
-                          np.empty((T, C)), np.empty((max(T, 1), S)), np.empty((2, S)), np.empty(C))
+                          np.empty((T, C)), np.empty((T, C)), np.empty((max(T, 1), S)), np.empty((2, S)),
+                          np.empty(C))
 
     parts = _row_parts(N)
     run_parts(lambda p: part(parts[p]), len(parts))
@@ -248,6 +254,7 @@ def beam_search_decode(logits, input_lengths, beam_width=10, blank=0):
         lo, hi = bounds
         Tm = max(T, 1)
         _kernels.beam_rows(logits, input_lengths, blank, W, lo, hi, out, counts, np.empty((Tm, C)),
+                           np.empty((Tm, C)),
                            np.empty((W, Tm), np.int64), np.empty(W, np.int64), np.empty(W), np.empty(W),
                            np.empty((W, Tm), np.int64), np.empty(W, np.int64), np.empty(W * C),
                            np.empty(W * C), np.empty(W * C, np.int64), np.empty(W * C, np.int64),

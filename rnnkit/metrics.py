@@ -67,4 +67,4 @@ def label_error_rate(y_true, y_pred):
     total = sum(len(t) for t in y_true)
     if total == 0:
         raise ValueError("the reference sequences are all empty: the label error rate is undefined")
-    return sum(edit_distance(t, p) for t, p in zip(y_true, y_pred)) / total
+    return sum(edit_distance(t, p) for t, p in zip(y_true, y_pred, strict=True)) / total

@@ -1,4 +1,4 @@
-"""Figures of the tutorials: loss curves, echo bar panels, predictions, hidden states, comparisons, CTC alignments.
+"""Figures of the tutorials: loss curves, echo panels, predictions, hidden states, comparisons, alignments.
 
 Every function draws into an Axes (or Figure) it is given, or into a new one
 from :mod:`matplotlib.pyplot` (imported only when a function runs, so importing
@@ -442,8 +442,8 @@ def plot_alignment(x, proba, labels, fig=None, *, decoded=None):
     x = np.asarray(x, dtype=float)
     proba = np.asarray(proba, dtype=float)
     if proba.shape[0] != x.shape[0] or proba.shape[1] != len(labels) + 1:
-        raise ValueError(f"proba must have shape ({x.shape[0]}, {len(labels) + 1}) for {x.shape[0]} frames and "
-                         f"{len(labels)} labels; got {proba.shape}")
+        raise ValueError(f"proba must have shape ({x.shape[0]}, {len(labels) + 1}) for {x.shape[0]} frames "
+                         f"and {len(labels)} labels; got {proba.shape}")
     if fig is None:
         import matplotlib.pyplot as plt
 

@@ -538,3 +538,16 @@ def test_label_error_rate_matches_naive():
         assert label_error_rate(y_true, y_pred) == pytest.approx(expected, rel=1e-12)
         # the output of a decoder is a valid y_pred
         assert label_error_rate([list(a) for a in y_true], y_pred) == pytest.approx(expected, rel=1e-12)
+
+
+def test_underflowing_probabilities_take_the_log_space_path():
+    """A needed label 2000 nats below the rest underflows float64's probabilities; the result stays exact."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(2, 5, 3))
+    logits[0, :, 1] -= 2000.0  # label 1 is needed by row 0 only
+    targets = np.array([[1, 2], [2, 2]])
+    loss, grad = ctc_loss(logits, targets, [5, 5], [2, 2])
+    expect_loss, expect_grad = reference(logits, targets, [5, 5], [2, 2])
+    assert 1990 < loss[0] < 2010 and np.isfinite(grad).all()
+    np.testing.assert_allclose(loss, expect_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, expect_grad, atol=1e-10)

@@ -9,13 +9,12 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, check_cv, cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_estimators import EXPECTED_FAILED as _ESTIMATOR_EXPECTED_FAILED
 
 from rnnkit import RNNTranscriber
 from rnnkit.ctc import beam_search_decode
 from rnnkit.losses import CTCLoss, ctc_loss
 from rnnkit.metrics import label_error_rate
-
-from test_estimators import EXPECTED_FAILED as _ESTIMATOR_EXPECTED_FAILED
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

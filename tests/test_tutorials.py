@@ -133,7 +133,8 @@ def test_rule_stream_not_learned_beyond_window():
 def test_ctc_digit_strings_label_error_rate():
     """T3's CTC demo: held-out digit strings (unseen images) transcribed with <= 5 % label errors."""
     run = CTC_DIGITS.run
-    X, y = make_digit_strings(run["n_train"], **CTC_DIGITS.data, images="train", random_state=run["train_seed"])
+    X, y = make_digit_strings(run["n_train"], **CTC_DIGITS.data, images="train",
+                              random_state=run["train_seed"])
     X_test, y_test = make_digit_strings(run["n_test"], **CTC_DIGITS.data, images="test",
                                         random_state=run["test_seed"])
     model = RNNTranscriber(**{**CTC_DIGITS.estimator, "max_iter": CTC_DIGITS.test["max_iter"]}).fit(X, y)

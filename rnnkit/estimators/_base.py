@@ -27,7 +27,7 @@ __all__ = ["BaseRNN"]
 
 
 class BaseRNN(BaseEstimator, ABC):
-    """Base class of :class:`~rnnkit.RNNClassifier`, :class:`~rnnkit.RNNRegressor` and :class:`~rnnkit.RNNTranscriber`.
+    """Base class of rnnkit's estimators (:class:`~rnnkit.RNNClassifier`, ...).
 
     Not meant to be used directly; see the subclasses for the parameters.
     """

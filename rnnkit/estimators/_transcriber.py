@@ -17,7 +17,7 @@ __all__ = ["RNNTranscriber"]
 
 def _required_frames(seq):
     """Frames a CTC alignment of ``seq`` needs: one per label and one blank between equal neighbours."""
-    return len(seq) + sum(1 for a, b in zip(seq[:-1], seq[1:]) if a == b)
+    return len(seq) + sum(1 for a, b in zip(seq[:-1], seq[1:], strict=True) if a == b)
 
 
 _WHOLE_SEQUENCES_DOC = """    bptt_steps : None, default=None
@@ -216,8 +216,8 @@ class RNNTranscriber(BaseRNN):
                 codes.append([index[label] for label in s])
             except KeyError as exc:
                 raise ValueError(f"y[{i}] holds the label {exc.args[0]!r}, not in the alphabet classes_ "
-                                 f"{self.classes_.tolist()}; pass every label with classes= on the first call "
-                                 "to partial_fit") from None
+                                 f"{self.classes_.tolist()}; pass every label with classes= on the first "
+                                 "call to partial_fit") from None
             need = _required_frames(codes[-1])
             if need > lengths[i]:
                 raise ValueError(f"y[{i}] has {len(s)} labels, which need at least {need} frames (a blank "
