@@ -86,7 +86,8 @@ def warm(cells=None, dtypes=("float32", "float64"), progress=True):
     Runs a tiny ``fit`` and ``predict`` of each cell and precision (the
     compiled code is the same whatever the sizes, variants, loss or solver),
     once with a batch small enough for the unsplit training loop and once
-    with one large enough to be split in parts.
+    with one large enough to be split in parts; then a tiny
+    :class:`~rnnkit.RNNTranscriber` (the CTC loss, both decoders).
 
     Parameters
     ----------
@@ -109,7 +110,7 @@ def warm(cells=None, dtypes=("float32", "float64"), progress=True):
     from tqdm.auto import tqdm
 
     from .cells import CELLS
-    from .estimators import RNNClassifier
+    from .estimators import RNNClassifier, RNNTranscriber
 
     cells = list(CELLS) if cells is None else list(cells)
     for c in cells:
@@ -129,5 +130,8 @@ def warm(cells=None, dtypes=("float32", "float64"), progress=True):
                     y = np.arange(n) % 2
                     clf = RNNClassifier(cell=cell, hidden_size=hidden, batch_size=n, max_iter=1, dtype=dtype)
                     clf.fit(X, y).predict(X)
+                ctc = RNNTranscriber(cell=cell, hidden_size=4, max_iter=1, dtype=dtype)
+                ctc.fit(rng.normal(size=(2, 3, 2)), ["a", "b"]).predict([np.zeros((3, 2))])
+                ctc.set_params(decoder="beam").predict([np.zeros((3, 2))])
             times[(cell, dtype)] = time.perf_counter() - t
     return times

@@ -270,17 +270,21 @@ def test_variants_losses_and_solvers_do_not_compile_again():
     """After one fit of a cell, other layers, directions, dropout, losses and solvers compile nothing."""
     from numba.core import event
 
-    from rnnkit import RNNRegressor
+    from rnnkit import RNNRegressor, RNNTranscriber
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(12, 5, 2))
     y = np.arange(12) % 3
     small = dict(cell="gru", hidden_size=3, max_iter=1, random_state=0)
     RNNClassifier(**small, dropout=0.2).fit(X, y).predict(X)  # may compile (or load) the gru kernels
+    words = ["ab"[i % 2] * (1 + i % 3) for i in range(len(X))]
+    for decoder in ("greedy", "beam"):  # ... and the CTC kernels
+        RNNTranscriber(**small, decoder=decoder).fit(X, words).predict(X)
     candidates = [RNNClassifier(**small, num_layers=2, bidirectional=True),
                   RNNClassifier(**small, layer_norm=True, solver="sgd", dropout=0.3),
                   RNNClassifier(**small, output="sequence", solver="rmsprop"),
-                  RNNRegressor(**small, solver="adagrad", alpha=0.0, clip_grad_norm=1.0)]
+                  RNNRegressor(**small, solver="adagrad", alpha=0.0, clip_grad_norm=1.0),
+                  RNNTranscriber(**small, num_layers=2, bidirectional=True, solver="sgd", decoder="beam")]
     compiled = []
 
     class Count(event.Listener):
@@ -294,8 +298,8 @@ def test_variants_losses_and_solvers_do_not_compile_again():
     event.register("numba:compile", counter)
     try:
         for est in candidates:
-            target = np.tile(y[:, None], (1, 5)) if est.output == "sequence" else y.astype(float) \
-                if isinstance(est, RNNRegressor) else y
+            target = words if isinstance(est, RNNTranscriber) else np.tile(y[:, None], (1, 5)) \
+                if est.output == "sequence" else y.astype(float) if isinstance(est, RNNRegressor) else y
             est.fit(X, target).predict(X)
     finally:
         event.unregister("numba:compile", counter)
