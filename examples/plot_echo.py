@@ -55,7 +55,10 @@ print("                          y:", y[0, :12])
 #
 # The tutorial draws **new data every epoch**: with rnnkit that is one call of
 # :meth:`~rnnkit.RNNClassifier.partial_fit` per epoch on a freshly drawn
-# stream (each call is one pass, starting from a zero state). 10 000 steps
+# stream. A stateful estimator would continue each row's stream from where
+# the previous call left it; a new stream starts from a zero state, as the
+# tutorial resets its state every epoch, so each epoch calls
+# :meth:`~rnnkit.RNNClassifier.reset_state` first. 10 000 steps
 # per row make 666 full windows and a last one of 10 steps (the tutorial drops
 # those 10 steps; rnnkit trains on them).
 clf = RNNClassifier(**ECHO.estimator)
@@ -66,7 +69,7 @@ start = time.perf_counter()
 clf.partial_fit(X, y, classes=[0, 1])
 for _ in range(1, n_epochs):
     X_epoch, y_epoch = make_echo(**ECHO.data, random_state=rng)
-    clf.partial_fit(X_epoch, y_epoch)
+    clf.reset_state().partial_fit(X_epoch, y_epoch)
 train_time = time.perf_counter() - start
 
 windows_per_epoch = len(clf.batch_loss_curve_) // n_epochs

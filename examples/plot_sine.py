@@ -44,45 +44,34 @@ stream_y = y.reshape(1, N_STEPS * WINDOW, 1)
 stream_t = t[:, 1:].reshape(-1)  # the time of each target
 
 # %%
-# Carrying the state: one stream in windows of 20 steps
-# -----------------------------------------------------
-# rnnkit carries the hidden state from window to window with truncated
-# backpropagation through time: ``bptt_steps=20`` cuts the stream into the
-# tutorial's windows, one Adam update per window, and ``stateful=True``
-# starts each window from the previous window's final state, with gradients
-# stopping at the window's edge (the tutorial's ``hidden = hidden.data``).
-# One pass over the 2 000-step stream (one call of
-# :meth:`~rnnkit.RNNRegressor.partial_fit`) is the tutorial's 100 training
-# steps.
+# Carrying the state: one training step per window
+# -------------------------------------------------
+# As in the tutorial, each training step is one call on one window of 20
+# steps: :meth:`~rnnkit.RNNRegressor.partial_fit` on ``X[k:k + 1]``, one Adam
+# update. With ``stateful=True`` the estimator keeps each row's final state
+# and the next call starts from it, with gradients stopping at the window's
+# edge (the tutorial's ``hidden = hidden.data``), until
+# :meth:`~rnnkit.RNNRegressor.reset_state` is called. ``bptt_steps=20`` makes
+# each call one window even on a longer stream: one ``partial_fit`` on the
+# whole 2 000-step stream gives bit-identical weights.
 #
-# Calling :meth:`~rnnkit.RNNRegressor.partial_fit` on one window at a time
-# would also give one update per window, but every call starts from a zero
-# state: rnnkit does not carry the state *across* calls. That variant is
-# shown at the end of the example.
-
-
-def train(n_steps):
-    """The tutorial's first ``n_steps`` training steps: one pass over that much of the stream."""
-    reg = RNNRegressor(**SINE.estimator)  # bptt_steps=WINDOW, stateful=True
-    return reg.partial_fit(stream_X[:, : n_steps * WINDOW], stream_y[:, : n_steps * WINDOW])
-
-
+# After 25, 50, 75 and 100 steps the network predicts the last window it was
+# trained on. It reads the stream from its start, so that it enters the
+# window with the state carried from the windows before, as the tutorial's
+# network does.
+reg = RNNRegressor(**SINE.estimator)  # bptt_steps=WINDOW, stateful=True
+snapshots = []
 start = time.perf_counter()
-reg = train(N_STEPS)
+for k in range(N_STEPS):
+    reg.partial_fit(X[k : k + 1], y[k : k + 1])
+    if k + 1 in SINE.run["snapshots"]:
+        stop = (k + 1) * WINDOW
+        snapshots.append((k + 1, stop, reg.predict(stream_X[:, :stop])[0, -WINDOW:]))
 print(f"{len(reg.batch_loss_curve_)} updates in {time.perf_counter() - start:.2f} s")
 
-# %%
-# Training is deterministic for a given ``random_state``, so the network after
-# its first 25 steps is simply the network trained on the first 25 windows.
-# Each snapshot predicts the last window it was trained on, reading the stream
-# from its start so that the prediction starts from the carried state, as the
-# tutorial's does.
-snapshots = []
-for n_steps in SINE.run["snapshots"]:
-    partial = train(n_steps)
-    assert np.array_equal(partial.batch_loss_curve_, reg.batch_loss_curve_[:n_steps])
-    stop = n_steps * WINDOW
-    snapshots.append((n_steps, stop, partial.predict(stream_X[:, :stop])[0, -WINDOW:]))
+whole = RNNRegressor(**SINE.estimator).partial_fit(stream_X, stream_y)  # one call, same 100 windows
+print("one call on the whole stream gives the same weights:",
+      all(np.array_equal(a, b) for a, b in zip(whole.coefs_.values(), reg.coefs_.values(), strict=True)))
 
 # %%
 # Input and prediction after 25, 50, 75 and 100 steps
@@ -119,10 +108,12 @@ print(f"training MSE of the first window: {mse_curve[0]:.3f}, of the last: {mse_
 # -----------------------
 # Window 100 (``[100 pi, 101 pi]``) was never trained on. Predicting it right
 # after the 2 000 training samples, so that the network enters it with the
-# carried state, gives the tutorial's setting.
+# carried state, gives the tutorial's setting: ``hidden_states`` returns the
+# final state after the stream, and ``initial_state=`` starts the prediction
+# of the next chunk from it.
 X_next, y_next, t_next = make_sine_windows(1, SINE.data["n_points"], start=N_STEPS, return_time=True)
-continued = np.concatenate([stream_X, X_next], axis=1)
-prediction = reg.predict(continued)[0, -WINDOW:]
+_, h_n, _ = reg.hidden_states(stream_X)
+prediction = reg.predict(X_next, initial_state=h_n)[0]
 mse_next = np.mean((prediction - y_next[0]) ** 2)
 print(
     f"MSE on the next, unseen window: {mse_next:.1e}   "
@@ -141,15 +132,13 @@ print(f"the same window predicted from a zero state: MSE {np.mean((alone - y_nex
 # %%
 # Without the carried state
 # -------------------------
-# Training one window per :meth:`~rnnkit.RNNRegressor.partial_fit` call, each
-# from a zero state, is the tutorial *without* ``hidden`` being carried: the
-# network must guess the phase from the first samples of every window, and
-# ends up less accurate on the unseen window.
-no_carry = RNNRegressor(
-    **{name: value for name, value in SINE.estimator.items() if name not in ("bptt_steps", "stateful")}
-)
+# Starting every training step from a zero state (``reset_state()`` before
+# each call) is the tutorial *without* ``hidden`` being carried: the network
+# must guess the phase from the first samples of every window, and ends up
+# less accurate on the unseen window.
+no_carry = RNNRegressor(**SINE.estimator)
 for k in range(N_STEPS):
-    no_carry.partial_fit(X[k : k + 1], y[k : k + 1])
+    no_carry.reset_state().partial_fit(X[k : k + 1], y[k : k + 1])
 mse_no_carry = np.mean((no_carry.predict(X_next)[0] - y_next[0]) ** 2)
 print(f"trained without carrying the state: MSE on the unseen window {mse_no_carry:.1e}")
 plt.show()

@@ -65,6 +65,7 @@ class ParamLayout:
         L, D = num_layers, num_directions
         nb = 1 if bias else 0
         self.spec, self.hidden_size, self.num_directions, self.bias = spec, H, D, bool(bias)
+        self.n_states = L * D
         self.layer_norm = bool(layer_norm)
         self.shapes = {}
         self.suffixes = []
@@ -100,6 +101,21 @@ class ParamLayout:
         for k, name in enumerate(self.shapes):
             if name.startswith("weight"):
                 self.decay_mask[self.offsets[k]:self.offsets[k + 1]] = 1.0
+
+    def state(self, h, N, dtype, name):
+        """A state of ``N`` rows (PyTorch's ``(num_layers * num_directions, N, hidden_size)``), checked.
+
+        Zeros when ``h`` is None; else ``h`` as a C-contiguous array of
+        ``dtype`` (``h`` itself when it already is one).
+        """
+        shape = (self.n_states, N, self.hidden_size)
+        if h is None:
+            return np.zeros(shape, dtype=dtype)
+        h = np.ascontiguousarray(h, dtype=dtype)
+        if h.shape != shape:
+            raise ValueError(f"{name} has shape {h.shape}, expected {shape} "
+                             "(num_layers * num_directions, n_samples, hidden_size)")
+        return h
 
     def coefs(self, theta):
         """Named views into ``theta`` (writing into them writes into ``theta``)."""

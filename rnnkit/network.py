@@ -236,16 +236,6 @@ class Network:
         """
         return self.loss_fn.encode(Y, self.output, dtype)
 
-    def _state(self, h, N, dtype, name):
-        shape = (self.n_states, N, self.hidden_size)
-        if h is None:
-            return np.zeros(shape, dtype=dtype)
-        h = np.ascontiguousarray(h, dtype=dtype)
-        if h.shape != shape:
-            raise ValueError(f"{name} has shape {h.shape}, expected {shape} "
-                             "(num_layers * num_directions, n_samples, hidden_size)")
-        return h
-
     def dropout_masks(self, seed, n_samples, n_timesteps, dtype=np.float64):
         """The dropout masks :meth:`loss_and_grad` uses for ``dropout_seed=seed``.
 
@@ -307,12 +297,12 @@ class Network:
         seed = 0 if dropout_seed is None else int(dropout_seed)
         with announce(self, dt):
             loss, out = self.backend.loss_and_grad(
-                self, theta, X, lengths, self.targets(Y, dt), self._state(h0, N, dt, "h0"),
-                self._state(c0, N, dt, "c0"), bool(input_grad), seed)
+                self, theta, X, lengths, self.targets(Y, dt), self.layout.state(h0, N, dt, "h0"),
+                self.layout.state(c0, N, dt, "c0"), bool(input_grad), seed)
         return float(loss), out
 
     def train_epoch(self, theta, optimizer, X, lengths, Y, order=None, batch_size=None,
-                    bptt_steps=None, carry=False, seed=0, verbose=0):
+                    bptt_steps=None, carry=False, seed=0, verbose=0, state=None):
         """Train one epoch: every batch and truncated-BPTT window, one update per window.
 
         Parameters
@@ -340,6 +330,11 @@ class Network:
             Seeds the dropout masks: the same seed gives bit-identical results.
         verbose : int, default=0
             With ``verbose >= 1`` a first compilation shows a progress bar.
+        state : tuple of ndarray, default=None
+            ``(h, c)``, C-contiguous (num_layers * num_directions, N,
+            hidden_size) arrays of ``theta``'s dtype: the first window of each
+            batch starts from them and the last leaves its final states in
+            them, in place (a stream continued across calls). Zeros when None.
 
         Returns
         -------
@@ -356,13 +351,15 @@ class Network:
         order = np.arange(N, dtype=np.int64) if order is None else np.ascontiguousarray(order, dtype=np.int64)
         batch_size = N if batch_size is None else int(min(batch_size, N))
         bptt = T if bptt_steps is None else int(bptt_steps)
+        if state is not None and any(self.layout.state(s, N, theta.dtype, "state") is not s for s in state):
+            raise ValueError("state must be C-contiguous arrays of theta's dtype (updated in place)")
         if self.loss_fn.level == "sequence" and bptt < T:
             raise ValueError(f"the sequence-level loss {self.loss_fn!r} needs whole sequences per window: "
                              f"bptt_steps={bptt_steps} is shorter than the sequences ({T} steps)")
         with announce(self, theta.dtype, verbose):
             total, count, window_losses, status = self.backend.train_epoch(
                 self, theta, optimizer, _writable(X, theta.dtype), _writable(lengths, np.int64),
-                _writable(Y, theta.dtype), order, batch_size, bptt, bool(carry), int(seed))
+                _writable(Y, theta.dtype), order, batch_size, bptt, bool(carry), int(seed), state)
         mean = total / count if count else float("nan")
         return float(mean), window_losses, int(status)
 
@@ -393,8 +390,7 @@ class Network:
         """
         dt, theta = theta.dtype, _writable(theta, theta.dtype)
         X = _writable(X, dt)
-        N = X.shape[0]
+        h0, c0 = (self.layout.state(s, X.shape[0], dt, name) for s, name in ((h0, "h0"), (c0, "c0")))
         with announce(self, dt):
-            return self.backend.predict(self, theta, X, _writable(lengths, np.int64),
-                                        self._state(h0, N, dt, "h0"), self._state(c0, N, dt, "c0"),
-                                        int(chunk), bool(hidden_states))
+            return self.backend.predict(self, theta, X, _writable(lengths, np.int64), h0, c0, int(chunk),
+                                        bool(hidden_states))

@@ -142,7 +142,7 @@ def test_echo_stateful_truncated_bptt_reaches_099():
                         learning_rate_init=0.3, bptt_steps=15, stateful=True, alpha=0.0, random_state=0)
     for epoch in range(5):
         X, y = make_echo(random_state=epoch)
-        clf.partial_fit(X, y, classes=[0, 1])
+        clf.reset_state().partial_fit(X, y, classes=[0, 1])
     assert len(clf.batch_loss_curve_) == 5 * 667
     X, y = make_echo(random_state=100)
     pred = clf.predict(X)

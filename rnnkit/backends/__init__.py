@@ -29,8 +29,12 @@ class Backend(ABC):
         """Mean loss of one batch and its gradients: ``(loss, {grad, dh0, dc0, hT, cT[, dX]})``."""
 
     @abstractmethod
-    def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed):
-        """One epoch of updates: ``(loss sum, item count, window losses, status)``."""
+    def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed, state):
+        """One epoch of updates: ``(loss sum, item count, window losses, status)``.
+
+        ``state``: None, or ``(h, c)`` arrays (L*D, N, H) the first window of
+        each batch starts from and its last window's final states go to.
+        """
 
     @abstractmethod
     def predict(self, net, theta, X, lengths, h0, c0, chunk, hidden_states):

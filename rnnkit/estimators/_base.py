@@ -228,6 +228,8 @@ class BaseRNN(BaseEstimator, ABC):
         dt = np.dtype(self.dtype)
         if not first and not self._theta.flags.writeable:  # e.g. unpickled from a read-only memory map
             self._theta = self._theta.copy()
+        if first or not incremental:
+            self._stream_state = None  # fit starts every stream from zeros
         if first:
             self._rng = check_random_state(self.random_state)
             self._net = self._make_network()
@@ -271,9 +273,10 @@ class BaseRNN(BaseEstimator, ABC):
             order = (self._rng.permutation(N) if self.shuffle and not self.stateful else np.arange(N))
             seed = int(self._rng.randint(np.iinfo(np.int32).max))
             snapshot = self._theta.copy()
+            state = self._carried_state(N, dt, fresh=not incremental) if self.stateful else None
             loss, window_losses, status = self._net.train_epoch(
                 self._theta, self._optimizer, X, lengths, Yk, order=order, batch_size=batch_size,
-                bptt_steps=self.bptt_steps, carry=self.stateful, seed=seed, verbose=self.verbose)
+                bptt_steps=self.bptt_steps, carry=self.stateful, seed=seed, verbose=self.verbose, state=state)
             if status != 0 or not np.isfinite(loss) or not np.isfinite(self._theta).all():
                 self._theta[:] = snapshot
                 raise FloatingPointError(
@@ -309,6 +312,35 @@ class BaseRNN(BaseEstimator, ABC):
         if not incremental and not converged and self.max_iter > 0:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+        return self
+
+    def _carried_state(self, N, dtype, fresh):
+        """The ``(h, c)`` a stateful epoch starts from and leaves its final states in (zeros when fresh)."""
+        state = self._stream_state
+        if fresh or state is None:
+            shape = (self._net.n_states, N, self.hidden_size)
+            state = self._stream_state = (np.zeros(shape, dtype), np.zeros(shape, dtype))
+        elif state[0].shape[1] != N:
+            raise ValueError(f"this stateful {type(self).__name__} carries the state of {state[0].shape[1]} "
+                             f"rows from its previous call, but X has {N} rows: call reset_state() before "
+                             "starting new streams")
+        return state
+
+    def reset_state(self):
+        """Forget the state carried between calls of :meth:`partial_fit` (``stateful=True``).
+
+        With ``stateful=True`` each ``partial_fit`` continues every row's
+        stream from the final states (every layer's ``h``, and ``c`` for the
+        LSTM) of the previous call, as Keras' stateful layers do, with no
+        gradient flowing back across calls; ``fit`` starts from zeros. Call
+        this before a call that starts new, unrelated streams.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        self._stream_state = None
         return self
 
     def _update_no_improvement_count(self, early_stopping):
@@ -353,10 +385,25 @@ or list of array-like of shape (n_timesteps_i, n_features)
         return self._fit(X, y, incremental=False)
 
     # ------------------------------------------------------------------ inference
-    def _forward(self, X, hidden_states=False):
+    def _initial_state(self, initial_state):
+        """``(h_0, c_0)`` from ``initial_state``: a pair (``c`` None for rnn/gru), or a bare ``h_0``."""
+        if initial_state is None:
+            return None, None
+        if self.bidirectional:
+            raise ValueError("a bidirectional model cannot continue a stream (its reverse direction reads "
+                             "the future): initial_state must be None")
+        h0, c0 = initial_state if isinstance(initial_state, tuple) else (initial_state, None)
+        if h0 is None or (c0 is None) == self._net.has_cell_state:
+            need = "(h_0, c_0)" if self._net.has_cell_state else "h_0 or (h_0, None)"
+            raise ValueError(f"initial_state of a {self.cell!r} model is {need}, each (num_layers, "
+                             "n_samples, hidden_size) as hidden_states(X)[1:] returns them")
+        return h0, c0
+
+    def _forward(self, X, hidden_states=False, initial_state=None):
         check_is_fitted(self, "_theta")
+        h0, c0 = self._initial_state(initial_state)
         Xp, lengths, is_list = self._validate_X(X, reset=False)
-        res = self._net.predict(self._theta, Xp, lengths, hidden_states=hidden_states)
+        res = self._net.predict(self._theta, Xp, lengths, h0=h0, c0=c0, hidden_states=hidden_states)
         res["out"] = res["out"].astype(np.float64)  # predictions in float64, whatever the precision
         return res, lengths, is_list
 
@@ -366,13 +413,15 @@ or list of array-like of shape (n_timesteps_i, n_features)
             return values
         return unpad(values, lengths) if is_list else values
 
-    def hidden_states(self, X):
+    def hidden_states(self, X, initial_state=None):
         """Hidden states of the top layer at every step, and the final states of every layer.
 
         Parameters
         ----------
         X : array-like or list of array-like
             Sequences, in any form accepted by :meth:`fit`.
+        initial_state : ndarray or tuple, default=None
+            States to start from (zeros when None), see :meth:`predict`.
 
         Returns
         -------
@@ -385,7 +434,7 @@ or list of array-like of shape (n_timesteps_i, n_features)
         c_n : ndarray of shape (num_layers * D, n_samples, hidden_size) or None
             Final cell state (LSTM only).
         """
-        res, lengths, is_list = self._forward(X, hidden_states=True)
+        res, lengths, is_list = self._forward(X, hidden_states=True, initial_state=initial_state)
         states = unpad(res["hseq"], lengths) if is_list else res["hseq"]
         c_n = res["cT"] if self._net.has_cell_state else None
         return states, res["hT"], c_n
@@ -398,13 +447,20 @@ or list of array-like of shape (n_timesteps_i, n_features)
     def _metric(self, y_true, y_pred):
         """The score of :meth:`score` on flat targets (accuracy or R^2)."""
 
-    def predict(self, X):
+    def predict(self, X, initial_state=None):
         """Predict a target for each sequence (``output="last"``) or each valid step.
 
         Parameters
         ----------
         X : array-like or list of array-like
             Sequences, in any form accepted by :meth:`fit`.
+        initial_state : ndarray or tuple, default=None
+            States the sequences start from, to continue streams chunk after
+            chunk: the ``(h_n, c_n)`` pair of :meth:`hidden_states` (``c_n``
+            None for rnn and gru) of the previous chunk, or as PyTorch takes
+            it, a bare ``h_0`` for rnn and gru and ``(h_0, c_0)`` for lstm,
+            each (num_layers, n_samples, hidden_size). Zeros when None. Not
+            available for bidirectional models.
 
         Returns
         -------
@@ -413,7 +469,7 @@ or list of array-like of shape (n_timesteps_i, n_features)
             ``output="sequence"`` (n_samples, n_timesteps[, n_outputs]) for
             array input, or a list of per-sequence arrays for list input.
         """
-        res, lengths, is_list = self._forward(X)
+        res, lengths, is_list = self._forward(X, initial_state=initial_state)
         return self._format_steps(self._predict_from_out(res["out"], lengths), lengths, is_list)
 
     def score(self, X, y):

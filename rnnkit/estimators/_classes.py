@@ -263,13 +263,15 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, incremental=True, classes=classes)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, initial_state=None):
         """Class probabilities of each sequence or each valid step.
 
         Parameters
         ----------
         X : array-like or list of array-like
             Sequences, in any form accepted by :meth:`fit`.
+        initial_state : ndarray or tuple, default=None
+            States to start from (zeros when None), see :meth:`predict`.
 
         Returns
         -------
@@ -278,23 +280,25 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             n_timesteps, n_classes) or a list of (n_timesteps_i, n_classes)
             arrays with ``output="sequence"``. Columns follow ``classes_``.
         """
-        res, lengths, is_list = self._forward(X)
+        res, lengths, is_list = self._forward(X, initial_state=initial_state)
         return self._format_steps(activate("cross_entropy", res["out"]), lengths, is_list)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, initial_state=None):
         """Logarithm of :meth:`predict_proba`, computed stably.
 
         Parameters
         ----------
         X : array-like or list of array-like
             Sequences, in any form accepted by :meth:`fit`.
+        initial_state : ndarray or tuple, default=None
+            States to start from (zeros when None), see :meth:`predict`.
 
         Returns
         -------
         log_proba : ndarray or list of ndarray
             Same shapes as :meth:`predict_proba`.
         """
-        res, lengths, is_list = self._forward(X)
+        res, lengths, is_list = self._forward(X, initial_state=initial_state)
         return self._format_steps(log_softmax(res["out"], axis=-1), lengths, is_list)
 
 

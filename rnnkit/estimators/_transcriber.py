@@ -201,7 +201,7 @@ class RNNTranscriber(BaseRNN):
         seqs, strings = self._sequences(y)
         self._check_n_samples(seqs, len(lengths))
         if classes is not None:
-            known = self._alphabet(list(classes) if not isinstance(classes, str) else list(classes))
+            known = self._alphabet(list(classes))  # a string stands for its characters
             if not first and not np.array_equal(known, self.classes_):
                 raise ValueError(f"classes={known.tolist()} differs from the alphabet of the first call to "
                                  f"partial_fit, {self.classes_.tolist()}")
@@ -301,13 +301,16 @@ of shape (n_timesteps_i, n_features)
     def _format_steps(self, values, lengths, is_list):
         return values
 
-    def predict(self, X):
+    def predict(self, X, initial_state=None):
         """Transcribe each sequence.
 
         Parameters
         ----------
         X : array-like or list of array-like
             Sequences, in any form accepted by :meth:`fit`.
+        initial_state : ndarray or tuple, default=None
+            States to start from (zeros when None), as for
+            :meth:`RNNClassifier.predict`.
 
         Returns
         -------
@@ -315,15 +318,18 @@ of shape (n_timesteps_i, n_features)
             One label sequence per input: a string when the estimator was
             fitted on strings, else a 1-D array of labels from ``classes_``.
         """
-        return super().predict(X)
+        return super().predict(X, initial_state=initial_state)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, initial_state=None):
         """Per-frame probabilities over the blank and the labels, e.g. to plot an alignment.
 
         Parameters
         ----------
         X : array-like or list of array-like
             Sequences, in any form accepted by :meth:`fit`.
+        initial_state : ndarray or tuple, default=None
+            States to start from (zeros when None), as for
+            :meth:`RNNClassifier.predict`.
 
         Returns
         -------
@@ -331,7 +337,7 @@ of shape (n_timesteps_i, n_features)
             Column 0 is the blank, column ``j + 1`` is ``classes_[j]``; rows
             are the valid frames of each sequence.
         """
-        res, lengths, _ = self._forward(X)
+        res, lengths, _ = self._forward(X, initial_state=initial_state)
         proba = activate(self._loss, res["out"])
         return [proba[n, :lengths[n]] for n in range(len(lengths))]
 

@@ -133,7 +133,7 @@ class CpuBackend(Backend):
             out["dX"] = dX.transpose(1, 0, 2)
         return total / max(count, 1), out
 
-    def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed):
+    def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed, state):
         N, Tt, _ = X.shape
         dt = theta.dtype
         drop = net.dropout > 0
@@ -145,18 +145,19 @@ class CpuBackend(Backend):
         grad = np.empty_like(theta)
         decay = self._decay_mask(net, dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
+        hs, cs = state if state is not None else (np.empty((0, 0, 0), dt),) * 2
         with blas_threads(self._uses_blas(net, batch_size)):
             if S == 1 and cfg[CFG_LOSS] >= 0:
                 total, count, n_up, status = loops.train_epoch(
                     code, theta, grad, off, cfg, net.dropout, seed, optimizer.code, optimizer.state,
                     optimizer.step, optimizer.hyper, decay, X, lengths, Y, order, batch_size, bptt, carry,
-                    window_losses, sc)
+                    hs, cs, window_losses, sc)
                 return total, count, window_losses[:n_up].copy(), status
             return self._python_epoch(net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size,
-                                      bptt, carry, seed if drop else -1, sc, S, window_losses)
+                                      bptt, carry, seed if drop else -1, sc, S, window_losses, hs, cs)
 
     def _python_epoch(self, net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size, bptt, carry,
-                      seed, sc, S, window_losses):
+                      seed, sc, S, window_losses, hs, cs):
         """The epoch driven from Python: batches split in parts, or a loss computed outside the kernels."""
         code, off, cfg, dt = CellCode(net.spec.code), net.layout.off, net.cfg, theta.dtype
         external = cfg[CFG_LOSS] < 0
@@ -172,7 +173,9 @@ class CpuBackend(Backend):
             loops.set_offsets(sc, cfg, min(bptt, maxlen), idx.shape[0], net.dropout > 0)
             for t0 in range(0, maxlen, bptt):
                 T = min(bptt, maxlen - t0)
-                if not carry or t0 == 0:
+                if t0 == 0:
+                    loops.load_state(sc, S, idx, hs, cs)
+                elif not carry:
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
                 # each part's loss is weighted by the whole window's item count
@@ -199,6 +202,7 @@ class CpuBackend(Backend):
                     n_up += 1
                     total += loss_sum
                     count_all += cnt
+            loops.save_state(sc, S, idx, hs, cs)
         return total, count_all, window_losses[:n_up].copy(), 0
 
     def predict(self, net, theta, X, lengths, h0, c0, chunk, hidden_states):

@@ -58,6 +58,40 @@ def part_rows(p, S, B):
 
 
 @njit(**JIT_OPTIONS)
+def load_state(sc, S, idx, h_state, c_state):
+    """Each part's initial states from rows ``idx`` of ``(L*D, N, H)`` arrays; zeros when those are empty."""
+    B = idx.shape[0]
+    for p in range(S):
+        if h_state.shape[0] == 0:
+            sc.hcar[p, :] = 0
+            sc.ccar[p, :] = 0
+            continue
+        b0, Bp = part_rows(p, S, B)
+        LD, H = h_state.shape[0], h_state.shape[2]
+        for q in range(LD):
+            for j in range(Bp):
+                for k in range(H):
+                    sc.hcar[p, (q * Bp + j) * H + k] = h_state[q, idx[b0 + j], k]
+                    sc.ccar[p, (q * Bp + j) * H + k] = c_state[q, idx[b0 + j], k]
+
+
+@njit(**JIT_OPTIONS)
+def save_state(sc, S, idx, h_state, c_state):
+    """The parts' final states into rows ``idx`` of ``(L*D, N, H)`` arrays (nothing when those are empty)."""
+    if h_state.shape[0] == 0:
+        return
+    B = idx.shape[0]
+    LD, H = h_state.shape[0], h_state.shape[2]
+    for p in range(S):
+        b0, Bp = part_rows(p, S, B)
+        for q in range(LD):
+            for j in range(Bp):
+                for k in range(H):
+                    h_state[q, idx[b0 + j], k] = sc.hcar[p, (q * Bp + j) * H + k]
+                    c_state[q, idx[b0 + j], k] = sc.ccar[p, (q * Bp + j) * H + k]
+
+
+@njit(**JIT_OPTIONS)
 def set_offsets(sc, cfg, T, B, drop):
     """Lay out each part's workspace for windows of up to ``T`` steps of a ``B``-row batch."""
     S = sc.offs.shape[0]
@@ -164,13 +198,16 @@ def part_backward(cell, p, S, theta, off, cfg, pdrop, lens, T, sc, g, dX):
 
 @njit(**JIT_OPTIONS)
 def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hyper, decay_mask, X,
-                lengths, Y, order, batch_size, bptt, carry, window_losses, sc):
+                lengths, Y, order, batch_size, bptt, carry, h_state, c_state, window_losses, sc):
     """One epoch in one call, the batches unsplit: for each batch (rows ``order``), each window.
 
     ``X`` (N, T, I), ``Y`` (N, Ty, D) batch-major. With ``carry`` each window
     starts from the previous window's final states (every layer; truncated
     BPTT), except reverse directions, which start from zero at each window's
-    end; else from zeros. With ``pdrop > 0`` numba's generator is seeded once
+    end; else from zeros. The first window of each batch starts from the
+    batch's rows of ``h_state``/``c_state`` (L*D, N, H) and the last leaves
+    its final states there (:func:`load_state`, :func:`save_state`); empty
+    arrays mean zeros and nothing kept. With ``pdrop > 0`` numba's generator is seeded once
     with ``seed`` and fresh masks are drawn for every window. One optimizer
     update per window that holds at least one item. ``sc`` is scratch for
     one part of ``batch_size`` rows and windows of ``bptt`` steps. Returns
@@ -199,7 +236,9 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
         set_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
-            if not carry or t0 == 0:
+            if t0 == 0:
+                load_state(sc, 1, idx, h_state, c_state)
+            elif not carry:
                 sc.hcar[0, :] = 0
                 sc.ccar[0, :] = 0
             loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1),
@@ -213,6 +252,7 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
                 n_up += 1
                 total += loss_sum
                 count_all += cnt
+        save_state(sc, 1, idx, h_state, c_state)
     return total, count_all, n_up, 0
 
 
