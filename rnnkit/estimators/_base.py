@@ -279,10 +279,7 @@ class BaseRNN(BaseEstimator, ABC):
                 bptt_steps=self.bptt_steps, carry=self.stateful, seed=seed, verbose=self.verbose, state=state)
             if status != 0 or not np.isfinite(loss) or not np.isfinite(self._theta).all():
                 self._theta[:] = snapshot
-                raise FloatingPointError(
-                    f"Training diverged at epoch {self.n_iter_ + 1}: the loss became "
-                    f"{'non-finite' if status else loss}. The weights were restored to those before this "
-                    "epoch. Lower learning_rate_init, set clip_grad_norm, or scale the inputs.")
+                raise FloatingPointError(self._divergence(X, loss, status))
             self.n_iter_ += 1
             self.t_ += N
             self.loss_ = float(loss)
@@ -313,6 +310,17 @@ class BaseRNN(BaseEstimator, ABC):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         return self
+
+    def _divergence(self, X, loss, status):
+        """What went non-finite in an epoch, and what to try."""
+        what = ("the loss became non-finite (inf or NaN)" if status or not np.isfinite(loss) else
+                "the weights became non-finite (inf or NaN: the gradients overflowed) while the loss was "
+                f"{loss:.4g}")
+        big = float(np.abs(X).max()) if X.size else 0.0
+        hint = (f"The inputs reach {big:.3g} in magnitude: scale them (e.g. sklearn's StandardScaler), "
+                "then" if big > 1e3 else "Scale the inputs,")
+        return (f"Training diverged at epoch {self.n_iter_ + 1}: {what}. The weights were restored to those "
+                f"before this epoch. {hint} lower learning_rate_init or set clip_grad_norm.")
 
     def _carried_state(self, N, dtype, fresh):
         """The ``(h, c)`` a stateful epoch starts from and leaves its final states in (zeros when fresh)."""
