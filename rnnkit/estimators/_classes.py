@@ -141,6 +141,21 @@ def _unique_inverse(labels):
     return np.unique(labels, return_inverse=True)
 
 
+def _mixed_labels_message(labels, name="y"):
+    kinds = sorted({type(v).__name__ for v in np.ravel(labels).tolist()})
+    return (f"{name} mixes labels of types {kinds}, which cannot be sorted into classes; use labels of one "
+            "type (e.g. y.astype(str))")
+
+
+def _unique_classes(classes):
+    """``np.unique(classes)``, with a message naming the problem when the labels' types cannot be sorted."""
+    classes = np.asarray(classes)
+    try:
+        return np.unique(classes)
+    except TypeError:
+        raise TypeError(_mixed_labels_message(classes, "classes")) from None
+
+
 class RNNClassifier(ClassifierMixin, BaseRNN):
     __doc__ = (
         """Recurrent neural network classifier trained by backpropagation through time.
@@ -195,10 +210,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                 raise ValueError(f"y has per-step targets of shape {Y.shape[2:]}; per-step class labels "
                                  "are one label per time step")
             labels = Y.reshape(-1) if mask.all() else Y[mask]
-        if not first and classes is not None and not np.array_equal(self.classes_, np.unique(classes)):
-            raise ValueError(f"classes={list(np.unique(classes))} differs from the classes of the first "
-                             f"call to partial_fit, {list(self.classes_)}")
-        known = self.classes_ if not first else None if classes is None else np.unique(np.asarray(classes))
+        if not first and classes is not None and not np.array_equal(self.classes_, _unique_classes(classes)):
+            raise ValueError(f"classes={list(_unique_classes(classes))} differs from the classes of the "
+                             f"first call to partial_fit, {list(self.classes_)}")
+        known = self.classes_ if not first else None if classes is None else _unique_classes(classes)
         if (known is not None and known.dtype.kind in "iu" and labels.dtype.kind in "iu" and labels.size
                 and known[0] == 0 and known[-1] == len(known) - 1
                 and labels.min() >= 0 and labels.max() < len(known)):
@@ -218,11 +233,14 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 
     def _encode_generic(self, labels, first, classes):
         # one pass of np.unique serves the checks and the encoding
-        uniq, inverse = _unique_inverse(labels)
+        try:
+            uniq, inverse = _unique_inverse(labels)
+        except TypeError:  # np.unique sorts: labels of several types (1 and "a") cannot be
+            raise TypeError(_mixed_labels_message(labels)) from None
         if uniq.dtype.kind not in "iub":  # integer labels are always valid classes
             check_classification_targets(uniq)
         if first:
-            self.classes_ = uniq if classes is None else np.unique(np.asarray(classes))
+            self.classes_ = uniq if classes is None else _unique_classes(classes)
         pos = np.searchsorted(self.classes_, uniq)
         seen = (pos < len(self.classes_)) & (self.classes_[np.minimum(pos, len(self.classes_) - 1)] == uniq)
         if not seen.all():
@@ -235,7 +253,11 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         return self.classes_[out.argmax(axis=-1)]
 
     def _metric(self, y_true, y_pred):
-        return accuracy_score(y_true, y_pred)
+        try:
+            return accuracy_score(y_true, y_pred)
+        except TypeError:  # scikit-learn sorts the union of the labels
+            raise TypeError(_mixed_labels_message(np.concatenate([np.ravel(y_true).astype(object),
+                                                                  self.classes_.astype(object)]))) from None
 
     def _score_outputs(self, out, Y, lengths):
         hit = out.argmax(axis=-1) == Y
