@@ -36,7 +36,7 @@ LOSSES = {"cross_entropy": 0, "binary_cross_entropy": 1, "squared_error": 2}
 #: output mode name -> code: one target per valid step, or per sequence
 OUTPUT_MODES = {"sequence": 0, "last": 1}
 
-__all__ = ["LOSSES", "OUTPUT_MODES", "CTCLoss", "Loss", "activate", "ctc_loss", "get_loss"]
+__all__ = ["LOSSES", "OUTPUT_MODES", "CTCLoss", "Loss", "activate", "add_weights", "ctc_loss", "get_loss"]
 
 
 class Loss:
@@ -175,30 +175,34 @@ class CTCLoss(Loss):
     engine's mean over the batch is PyTorch's ``CTCLoss(reduction="mean")``.
 
     Targets are label codes ``0 .. n_labels - 1`` padded to a common length,
-    with the length in front: ``(N, 1 + S)`` integers whose row ``n`` is
-    ``[L_n, code_1, ..., code_L_n, padding...]`` (:meth:`pack`).
+    after the length and the sequence's weight: ``(N, 2 + S)`` numbers whose
+    row ``n`` is ``[L_n, w_n, code_1, ..., code_L_n, padding...]``
+    (:meth:`pack`). The loss is ``sum(w nll / L) / sum(w)``.
     """
 
     name, level = "ctc", "sequence"
 
     @staticmethod
-    def pack(codes):
-        """Label-code sequences as the ``(N, 1 + S)`` int64 target array (lengths in column 0).
+    def pack(codes, weights=None):
+        """Label-code sequences as the ``(N, 2 + S)`` target array (lengths, weights, then the codes).
 
         Parameters
         ----------
         codes : list of array-like of int
             Label codes of each sequence.
+        weights : array-like of shape (N,), default=None
+            Weight of each sequence; 1 when None.
 
         Returns
         -------
-        ndarray of shape (N, 1 + S)
+        ndarray of shape (N, 2 + S), float64
         """
         S = max((len(c) for c in codes), default=0)
-        Y = np.zeros((len(codes), 1 + S), np.int64)
+        Y = np.zeros((len(codes), 2 + S))
+        Y[:, 1] = 1.0 if weights is None else weights
         for n, c in enumerate(codes):
             Y[n, 0] = len(c)
-            Y[n, 1:1 + len(c)] = c
+            Y[n, 2:2 + len(c)] = c
         return Y
 
     def encode(self, Y, output, dtype):
@@ -210,10 +214,13 @@ class CTCLoss(Loss):
 
     def value_and_grad(self, logits, targets, lengths):
         tl = targets[:, 0, 0].astype(np.int64)
-        labels = targets[:, 0, 1:].astype(np.int64) + 1  # column 0 is the blank
+        w = targets[:, 0, 1].astype(np.float64)
+        labels = targets[:, 0, 2:].astype(np.int64) + 1  # column 0 is the blank
+        keep = w > 0  # a zero weight leaves the sequence out (its loss may even be inf)
         loss, grad = ctc_loss(logits, labels, lengths, tl, blank=0)
-        scale = 1.0 / np.maximum(tl, 1)
-        return float((loss * scale).sum()), len(lengths), grad * scale.astype(grad.dtype)[:, None, None]
+        scale = np.where(keep, w / np.maximum(tl, 1), 0.0)
+        total = float((np.where(keep, loss, 0.0) * scale).sum())
+        return total, float(w.sum()), grad * scale.astype(grad.dtype)[:, None, None]
 
 
 def get_loss(loss):
@@ -235,6 +242,40 @@ def get_loss(loss):
     if isinstance(loss, str) and loss in _BUILTINS:
         return _BUILTINS[loss]
     raise ValueError(f"loss={loss!r} is not one of {sorted(LOSSES)} nor a rnnkit.losses.Loss")
+
+
+def add_weights(loss, Y, weights):
+    """Encoded targets with each item's weight as one more column (the kernels' weighted mean).
+
+    Parameters
+    ----------
+    loss : Loss
+        The loss the targets were encoded for (a built-in: the kernels read
+        the weight column after the target's own columns).
+    Y : ndarray of shape (N, Ty, D)
+        Targets from :meth:`Loss.encode`.
+    weights : array-like of shape (N,) or (N, Ty), or None
+        Per-sequence weights (every item of the sequence gets it) or per-item
+        weights; None returns ``Y`` unchanged.
+
+    Returns
+    -------
+    ndarray of shape (N, Ty, D + 1)
+        The loss of a batch becomes ``sum(w * item loss) / sum(w)`` over its
+        items; a zero weight removes an item.
+    """
+    if weights is None:
+        return Y
+    if loss.code < 0:
+        raise ValueError(f"item weights need a built-in loss; {loss!r} computes its own (weigh inside it)")
+    w = np.asarray(weights, dtype=Y.dtype)
+    if w.ndim == 1:
+        w = w[:, None]
+    if w.shape[0] != Y.shape[0] or w.ndim != 2 or w.shape[1] not in (1, Y.shape[1]):
+        raise ValueError(f"weights of shape {w.shape} do not match targets of {Y.shape[0]} sequences and "
+                         f"{Y.shape[1]} steps")
+    w = np.broadcast_to(w, Y.shape[:2])
+    return np.ascontiguousarray(np.concatenate([Y, w[..., None]], axis=2))
 
 
 def activate(loss, logits):

@@ -14,7 +14,7 @@ from ._compile import announce
 from .backends import get_backend
 from .cells import CELLS, NONLINEARITIES
 from .layout import ParamLayout
-from .losses import OUTPUT_MODES, get_loss
+from .losses import OUTPUT_MODES, add_weights, get_loss
 from .slots import config_vector
 
 __all__ = ["Network"]
@@ -220,7 +220,7 @@ class Network:
         """
         return self.layout.flatten(coefs, dtype)
 
-    def targets(self, Y, dtype):
+    def targets(self, Y, dtype, weights=None):
         """Targets as the (N, Ty, D) float array the kernels read.
 
         Parameters
@@ -229,12 +229,15 @@ class Network:
             Class indices (N, T) / (N,) for cross-entropy, else (N, T, K) / (N, K);
             see :meth:`rnnkit.losses.Loss.encode`.
         dtype : dtype
+        weights : array-like of shape (N,) or (N, Ty), default=None
+            Weights of the items (per sequence, or per step with per-step
+            output); the loss is their weighted mean. See :func:`rnnkit.losses.add_weights`.
 
         Returns
         -------
-        ndarray of shape (N, Ty, D)
+        ndarray of shape (N, Ty, D) or (N, Ty, D + 1) with weights
         """
-        return self.loss_fn.encode(Y, self.output, dtype)
+        return add_weights(self.loss_fn, self.loss_fn.encode(Y, self.output, dtype), weights)
 
     def dropout_masks(self, seed, n_samples, n_timesteps, dtype=np.float64):
         """The dropout masks :meth:`loss_and_grad` uses for ``dropout_seed=seed``.

@@ -123,6 +123,25 @@ class Optimizer:
         self.hyper[HYPER_ALPHA] = alpha
 
     @property
+    def learning_rate(self):
+        """float: the step size of the following updates (see :meth:`set_learning_rate`)."""
+        return float(self.hyper[HYPER_LR])
+
+    def set_learning_rate(self, learning_rate):
+        """Set the step size of the following updates (learning-rate schedules use it).
+
+        Parameters
+        ----------
+        learning_rate : float
+            Positive step size (SGD's rate, Adam's and RMSprop's ``alpha``,
+            Adagrad's rate).
+        """
+        learning_rate = float(learning_rate)
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+        self.hyper[HYPER_LR] = learning_rate
+
+    @property
     def code(self):
         """Integer code of the solver inside the kernels."""
         return SOLVERS[self.solver]

@@ -30,7 +30,7 @@ class Backend(ABC):
 
     @abstractmethod
     def train_epoch(self, net, theta, optimizer, X, lengths, Y, order, batch_size, bptt, carry, seed, state):
-        """One epoch of updates: ``(loss sum, item count, window losses, status)``.
+        """One epoch of updates: ``(weighted loss sum, total item weight, window losses, status)``.
 
         ``state``: None, or ``(h, c)`` arrays (L*D, N, H) the first window of
         each batch starts from and its last window's final states go to.

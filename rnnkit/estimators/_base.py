@@ -16,18 +16,19 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..cells import CELLS, NONLINEARITIES
 from ..network import Network
 from ..optim import Optimizer
 from ..sequences import check_sequences, check_step_targets, unpad
+from ._progress import ProgressMixin
 from ._streams import StreamStateMixin
 
 __all__ = ["BaseRNN"]
 
 
-class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
+class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
     """Base class of rnnkit's estimators (:class:`~rnnkit.RNNClassifier`, ...).
 
     Not meant to be used directly; see the subclasses for the parameters.
@@ -47,6 +48,8 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
         "output": [StrOptions({"last", "sequence"})],
         "solver": [StrOptions({"sgd", "adagrad", "rmsprop", "adam"})],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
         "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -87,6 +90,8 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
         output="last",
         solver="adam",
         learning_rate_init=0.001,
+        learning_rate="constant",
+        power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
         beta_1=0.9,
@@ -123,6 +128,8 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
         self.output = output
         self.solver = solver
         self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate
+        self.power_t = power_t
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
         self.beta_1 = beta_1
@@ -222,10 +229,18 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
         return {name: np.array(value) for name, value in self._net.coefs(self._theta).items()}
 
     # ------------------------------------------------------------------ training loop
-    def _fit(self, X, y, incremental=False, classes=None):
+    def _item_weights(self, Y, lengths, sample_weight, incremental):
+        """Weights of the training items: ``sample_weight`` per sequence (None when not given)."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, np.empty((len(lengths), 0)), dtype=np.float64,
+                                    ensure_non_negative=True)
+
+    def _fit(self, X, y, incremental=False, classes=None, sample_weight=None):
         first = not (hasattr(self, "_theta") and (incremental or self.warm_start))
         X, lengths, _ = self._validate_X(X, reset=first)
         Y = self._encode_targets(y, lengths, first, classes)
+        W = self._item_weights(Y, lengths, sample_weight, incremental)
         dt = np.dtype(self.dtype)
         if not first and not self._theta.flags.writeable:  # e.g. unpickled from a read-only memory map
             self._theta = self._theta.copy()
@@ -240,6 +255,7 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
             self.batch_loss_curve_ = []
             self.n_iter_ = 0
             self.t_ = 0
+            self.learning_rate_ = float(self.learning_rate_init)
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
             self.validation_scores_ = None
@@ -255,11 +271,12 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
                                  f"{len(idx_val)} sequence(s) for validation; need at least 2")
             X_val, l_val, Y_val = X[idx_val], lengths[idx_val], Y[idx_val]
             X, lengths, Y = X[idx_train], lengths[idx_train], Y[idx_train]
+            W = None if W is None else W[idx_train]
             if self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
             self._best_theta = self._theta.copy()
-        Yk = self._net.targets(Y, dt)
+        Yk = self._targets(Y, dt, W)
         N = X.shape[0]
         batch_size = min(32, N) if self.batch_size == "auto" else min(self.batch_size, N)
         # scikit-learn's MLP convention: the L2 term is divided by the batch size
@@ -296,6 +313,7 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
                 extra = f", validation score = {score:.6f}" if early_stopping else ""
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}{extra}")
             self._update_no_improvement_count(early_stopping)
+            self._schedule_learning_rate()
             if not incremental and self._no_improvement_count > self.n_iter_no_change:
                 converged = True
                 if self.verbose >= 2:
@@ -312,37 +330,12 @@ class BaseRNN(StreamStateMixin, BaseEstimator, ABC):
                           "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         return self
 
-    def _divergence(self, X, loss, status):
-        """What went non-finite in an epoch, and what to try."""
-        what = ("the loss became non-finite (inf or NaN)" if status or not np.isfinite(loss) else
-                "the weights became non-finite (inf or NaN: the gradients overflowed) while the loss was "
-                f"{loss:.4g}")
-        big = float(np.abs(X).max()) if X.size else 0.0
-        hint = (f"The inputs reach {big:.3g} in magnitude: scale them (e.g. sklearn's StandardScaler), "
-                "then" if big > 1e3 else "Scale the inputs,")
-        return (f"Training diverged at epoch {self.n_iter_ + 1}: {what}. The weights were restored to those "
-                f"before this epoch. {hint} lower learning_rate_init or set clip_grad_norm.")
-
-    def _update_no_improvement_count(self, early_stopping):
-        if early_stopping:
-            score = self.validation_scores_[-1]
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_theta[:] = self._theta
-        else:
-            if self.loss_ > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-        if self.loss_ < self.best_loss_:
-            self.best_loss_ = self.loss_
+    def _targets(self, Y, dtype, weights):
+        """The network's encoded targets, with the items' weights."""
+        return self._net.targets(Y, dtype, weights)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences ``X`` and targets ``y``.
 
         Parameters
@@ -356,13 +349,17 @@ or list of array-like of shape (n_timesteps_i, n_features)
             ``output="sequence"``, one target per time step: an array
             (n_samples, n_timesteps[, n_outputs]) or a list of per-sequence
             arrays matching the lengths of ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence (of each of its steps with per-step
+            output): the loss is the weighted mean, and a zero weight is the
+            same as leaving the sequence out. None: every sequence weighs 1.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ inference
     def _forward(self, X, hidden_states=False, initial_state=None):

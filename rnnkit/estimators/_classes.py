@@ -4,130 +4,16 @@ import numpy as np
 from scipy.special import log_softmax
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..losses import activate
 from ._base import BaseRNN, valid_mask
+from ._docs import _ATTRS_DOC, _PARAMS_DOC
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
-
-_MODEL_DOC = """
-    Parameters
-    ----------
-    cell : {"rnn", "lstm", "gru"}, default="lstm"
-        Recurrent cell family (PyTorch's formulations).
-    hidden_size : int, default=32
-        Units of each layer's state.
-    num_layers : int, default=1
-        Stacked recurrent layers; layer k+1 reads layer k's per-step outputs.
-    nonlinearity : {"tanh", "relu"}, default="tanh"
-        Activation of the ``"rnn"`` cell.
-    bidirectional : bool, default=False
-        Add a reverse direction to each layer.
-    peephole : bool, default=False
-        Peephole connections from the cell state to the gates (``"lstm"``).
-    layer_norm : bool, default=False
-        Layer-normalised cell (``"gru"``, ``"lstm"``).
-    dropout : float, default=0.0
-        Inverted-dropout rate between layers and on the features fed to the
-        head during training (never on the recurrent path).
-    bias : bool, default=True
-        Whether the recurrent layers and the head have biases.
-    forget_bias : float or None, default=1.0
-        Initial forget-gate bias of ``"lstm"`` cells (Keras' and
-        TensorFlow's ``forget_bias``); None keeps PyTorch's initialisation.
-"""
-
-_OUTPUT_DOC = """    output : {"last", "sequence"}, default="last"
-        ``"last"``: one target per sequence, read from the sequence's last
-        valid step; ``"sequence"``: one target per valid time step.
-"""
-
-_TRAINING_DOC = """    solver : {"sgd", "adagrad", "rmsprop", "adam"}, default="adam"
-        Optimizer (see :mod:`rnnkit.optim`).
-    learning_rate_init : float, default=0.001
-        Step size.
-    momentum : float, default=0.9
-        Momentum of ``"sgd"``.
-    nesterovs_momentum : bool, default=True
-        Nesterov momentum for ``"sgd"`` (when ``momentum > 0``).
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's moment decay rates.
-    rho : float, default=0.9
-        RMSprop's decay rate.
-    epsilon : float, default=1e-8
-        Added to the denominator of the adaptive solvers.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty on the weight matrices; as in scikit-learn's
-        MLP it is divided by the batch size (each update's gradient gets
-        ``alpha / batch_size * W``).
-    clip_grad_norm : float or None, default=None
-        Clip each update's gradient to this global L2 norm.
-    batch_size : int or "auto", default="auto"
-        Sequences per mini-batch; ``"auto"`` is ``min(32, n_samples)``.
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the data).
-    shuffle : bool, default=True
-        Shuffle the sequences every epoch (ignored when ``stateful``).
-    tol : float, default=1e-4
-        Minimum improvement of the training loss (or validation score) that
-        resets the no-improvement counter.
-    n_iter_no_change : int, default=10
-        Stop after this many epochs without an improvement of ``tol``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the sequences, stop when their
-        score stops improving and keep the best weights.
-    validation_fraction : float, default=0.1
-        Share of sequences held out for early stopping.
-    bptt_steps : int or None, default=None
-        Truncated backpropagation through time: train on windows of this many
-        steps (one update per window); None = the whole sequence.
-    stateful : bool, default=False
-        With ``bptt_steps``, each row's final state is the initial state of
-        its next window (gradients do not cross windows); rows keep their
-        order (no shuffling) and states reset at every epoch. This is the
-        streaming setting of the echo and rule-stream tutorials.
-    warm_start : bool, default=False
-        Continue from the previous ``fit``'s weights and optimizer state.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, early-stopping split and dropout:
-        the same integer gives bit-identical weights on the CPU.
-    verbose : int, default=0
-        ``1``: a progress bar over epochs with the current loss; ``2``: also
-        one line per epoch.
-    device : {"cpu", "auto"}, default="cpu"
-        Where the kernels run ("auto" is the CPU in this version).
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the weights and the computation. float32 is the fast
-        default; float64 uses exact transcendental functions.
-"""
-
-_PARAMS_DOC = _MODEL_DOC + _OUTPUT_DOC + _TRAINING_DOC
-
-_ATTRS_DOC = """
-    n_features_in_ : int
-        Features per time step seen during fit.
-    loss_ : float
-        Mean training loss of the last epoch (without the L2 term).
-    best_loss_ : float
-        Lowest ``loss_`` so far.
-    loss_curve_ : list of float
-        Mean training loss of each epoch.
-    batch_loss_curve_ : list of float
-        Mean loss of each update (mini-batch or truncated-BPTT window).
-    validation_scores_ : list of float or None
-        Validation score of each epoch under ``early_stopping``.
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-    n_iter_ : int
-        Epochs run.
-    t_ : int
-        Training sequences seen.
-    coefs_ : dict of str to ndarray
-        Weights with PyTorch's names, shapes and gate order.
-"""
-
 
 def _unique_inverse(labels):
     """``np.unique(labels, return_inverse=True)``, in linear time for small-range integer labels."""
@@ -167,6 +53,15 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 """
         + _PARAMS_DOC
         + """
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn's ``LogisticRegression``
+        and Keras: ``{label: weight}`` (labels left out weigh 1), or
+        ``"balanced"``, ``n_items / (n_classes * count of the class)`` over
+        the items of the data given to ``fit`` (sequences with
+        ``output="last"``, valid steps with ``output="sequence"``). Multiplied
+        with ``sample_weight``. Not available as ``"balanced"`` in
+        ``partial_fit``.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -194,8 +89,82 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     """
     )
 
+    _parameter_constraints: dict = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
     _loss = "cross_entropy"
     score = BaseRNN.score  # over valid steps with per-step output (not ClassifierMixin's)
+
+    def __init__(
+        self,
+        cell="lstm",
+        *,
+        hidden_size=32,
+        num_layers=1,
+        nonlinearity="tanh",
+        bidirectional=False,
+        peephole=False,
+        layer_norm=False,
+        dropout=0.0,
+        bias=True,
+        forget_bias=1.0,
+        output="last",
+        solver="adam",
+        learning_rate_init=0.001,
+        learning_rate="constant",
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        rho=0.9,
+        epsilon=1e-8,
+        alpha=0.0001,
+        clip_grad_norm=None,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        bptt_steps=None,
+        stateful=False,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        device="cpu",
+        dtype="float32",
+        class_weight=None,
+    ):
+        super().__init__(
+            cell, hidden_size=hidden_size, num_layers=num_layers, nonlinearity=nonlinearity,
+            bidirectional=bidirectional, peephole=peephole, layer_norm=layer_norm, dropout=dropout, bias=bias,
+            forget_bias=forget_bias, output=output, solver=solver, learning_rate_init=learning_rate_init,
+            learning_rate=learning_rate, power_t=power_t, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2, rho=rho, epsilon=epsilon,
+            alpha=alpha, clip_grad_norm=clip_grad_norm, batch_size=batch_size, max_iter=max_iter,
+            shuffle=shuffle, tol=tol, n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, bptt_steps=bptt_steps, stateful=stateful,
+            warm_start=warm_start, random_state=random_state, verbose=verbose, device=device, dtype=dtype)
+        self.class_weight = class_weight
+
+    def _item_weights(self, Y, lengths, sample_weight, incremental):
+        """``sample_weight`` times ``class_weight`` of each item's class (per sequence or per step)."""
+        weights = super()._item_weights(Y, lengths, sample_weight, incremental)
+        if self.class_weight is None:
+            return weights
+        if self.class_weight == "balanced" and incremental:
+            raise ValueError("class_weight='balanced' is not available in partial_fit, which sees one chunk "
+                             "of the data: compute the weights once with sklearn.utils.class_weight."
+                             "compute_class_weight('balanced', classes=classes, y=y) and pass them as a dict")
+        mask = valid_mask(lengths, Y.shape[1]) if Y.ndim == 2 else np.ones(len(Y), bool)
+        per_class = compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)),
+                                         y=Y[mask]) if self.class_weight == "balanced" else np.array(
+            [self.class_weight.get(c, 1.0) for c in self.classes_.tolist()], dtype=np.float64)
+        item = per_class[Y]
+        return item if weights is None else item * (weights[:, None] if Y.ndim == 2 else weights)
 
     def _n_outputs(self):
         return len(self.classes_)
@@ -264,7 +233,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         return hit.mean() if self.output == "last" else hit[valid_mask(lengths, Y.shape[1])].mean()
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch over ``X``, ``y`` (continuing any previous training).
 
         Parameters
@@ -275,6 +244,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             Targets, as for :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
             Every label that will ever appear; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence (of each of its steps with per-step
+            output): the loss is the weighted mean, and a zero weight is the
+            same as leaving the sequence out. None: every sequence weighs 1.
 
         Returns
         -------
@@ -283,7 +256,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         """
         if not hasattr(self, "_theta") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X, initial_state=None):
         """Class probabilities of each sequence or each valid step.
@@ -403,7 +376,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         return r2_score(Y[mask], out[mask])
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch over ``X``, ``y`` (continuing any previous training).
 
         Parameters
@@ -412,13 +385,17 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             Sequences, in any form accepted by :meth:`fit`.
         y : array-like or list of array-like
             Targets, as for :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence (of each of its steps with per-step
+            output): the loss is the weighted mean, and a zero weight is the
+            same as leaving the sequence out. None: every sequence weighs 1.
 
         Returns
         -------
         self : object
             The updated estimator.
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,7 +10,7 @@ from ..ctc import beam_search_decode, greedy_decode
 from ..losses import CTCLoss, activate
 from ..metrics import label_error_rate
 from ._base import BaseRNN
-from ._classes import _ATTRS_DOC, _MODEL_DOC, _TRAINING_DOC
+from ._docs import _ATTRS_DOC, _MODEL_DOC, _TRAINING_DOC
 
 __all__ = ["RNNTranscriber"]
 
@@ -118,6 +118,8 @@ class RNNTranscriber(BaseRNN):
         forget_bias=1.0,
         solver="adam",
         learning_rate_init=0.001,
+        learning_rate="constant",
+        power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
         beta_1=0.9,
@@ -147,6 +149,7 @@ class RNNTranscriber(BaseRNN):
             cell, hidden_size=hidden_size, num_layers=num_layers, nonlinearity=nonlinearity,
             bidirectional=bidirectional, peephole=peephole, layer_norm=layer_norm, dropout=dropout, bias=bias,
             forget_bias=forget_bias, output="sequence", solver=solver, learning_rate_init=learning_rate_init,
+            learning_rate=learning_rate, power_t=power_t,
             momentum=momentum, nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2, rho=rho,
             epsilon=epsilon, alpha=alpha, clip_grad_norm=clip_grad_norm, batch_size=batch_size,
             max_iter=max_iter, shuffle=shuffle, tol=tol, n_iter_no_change=n_iter_no_change,
@@ -171,6 +174,8 @@ class RNNTranscriber(BaseRNN):
     @staticmethod
     def _sequences(y, name="y"):
         """Label sequences as lists, and whether they were all strings."""
+        if hasattr(y, "__array__") and not isinstance(y, np.ndarray):  # array-likes (pandas, xarray...)
+            y = np.asarray(y)
         if isinstance(y, str) or not hasattr(y, "__len__"):
             raise ValueError(f"{name} must be a list of label sequences (strings, lists or 1-D arrays); got "
                              f"{type(y).__name__}")
@@ -227,15 +232,21 @@ class RNNTranscriber(BaseRNN):
     def _n_outputs(self):
         return len(self.classes_) + 1
 
+    def _targets(self, Y, dtype, weights):
+        if weights is not None:
+            Y = Y.copy()
+            Y[:, 1] = weights
+        return self._net.targets(Y, dtype)
+
     # ------------------------------------------------------------------ training
-    def _fit(self, X, y, incremental=False, classes=None):
+    def _fit(self, X, y, incremental=False, classes=None, sample_weight=None):
         if self.bptt_steps is not None or self.stateful:
             raise ValueError("RNNTranscriber needs whole sequences (CTC aligns each label sequence with its "
                              "entire input): leave bptt_steps=None and stateful=False")
-        return super()._fit(X, y, incremental, classes)
+        return super()._fit(X, y, incremental, classes, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences ``X`` and their label sequences ``y``.
 
         Parameters
@@ -250,16 +261,19 @@ of shape (n_timesteps_i, n_features)
             one-label sequences, a 2-D array one sequence per row). A sequence of
             ``L`` labels with ``r`` adjacent repeats needs at least ``L + r``
             frames. An empty sequence is allowed.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence: the loss is the weighted mean, and a
+            zero weight is the same as leaving the sequence out.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch over ``X``, ``y`` (continuing any previous training).
 
         Parameters
@@ -271,6 +285,9 @@ of shape (n_timesteps_i, n_features)
         classes : str or array-like, default=None
             The label alphabet: every label that will ever appear (a string
             stands for its characters). Required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence: the loss is the weighted mean, and a
+            zero weight is the same as leaving the sequence out.
 
         Returns
         -------
@@ -279,7 +296,7 @@ of shape (n_timesteps_i, n_features)
         """
         if not hasattr(self, "_theta") and classes is None:
             raise ValueError("classes (the label alphabet) must be passed on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ predictions
     def _decode(self, out, lengths):
@@ -367,7 +384,7 @@ of shape (n_timesteps_i, n_features)
         return float(self._metric(true, [list(p) for p in pred]))
 
     def _score_outputs(self, out, Y, lengths):
-        true = [Y[n, 1:1 + Y[n, 0]].tolist() for n in range(len(Y))]
+        true = [Y[n, 2:2 + int(Y[n, 0])].astype(np.int64).tolist() for n in range(len(Y))]
         return self._metric(true, [c.tolist() for c in self._decode(out, lengths)])
 
     def __sklearn_tags__(self):

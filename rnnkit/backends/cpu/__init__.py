@@ -10,7 +10,7 @@ layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
 import numpy as np
 
 from ... import _config
-from ...slots import CFG_LOSS, CFG_MODE, N_WS, WS_DLOGITS, WS_LOGITS
+from ...slots import CFG_LOSS, N_WS, WS_DLOGITS, WS_LOGITS
 from .. import Backend
 from . import loops
 from .cells import CellCode
@@ -122,7 +122,7 @@ class CpuBackend(Backend):
         external = net.cfg[CFG_LOSS] < 0
         with blas_threads(self._uses_blas(net, N)):
             total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg,
-                                             net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX, 0,
+                                             net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX,
                                              True, False, empty, empty)
             if external:
                 total, count = self._outside_loss(net, theta, sc, X, Y, idx, lengths, 0, T, grad, dX)
@@ -165,7 +165,7 @@ class CpuBackend(Backend):
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
         gparts = np.empty((S, theta.shape[0]), dt) if S > 1 else grad[None]
-        total, count_all, n_up = 0.0, 0, 0
+        total, count_all, n_up = 0.0, 0.0, 0
         for start in range(0, N, batch_size):
             idx = np.ascontiguousarray(order[start:start + batch_size])
             lens = np.ascontiguousarray(lengths[idx])
@@ -178,11 +178,9 @@ class CpuBackend(Backend):
                 elif not carry:
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
-                # each part's loss is weighted by the whole window's item count
-                norm = max(int(loops.count_entry(cfg[CFG_MODE], lens, t0, T)), 1) if S > 1 else 0
                 args = (theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc)
-                results = run_parts(lambda p, a=args, n=norm: loops.window_part(
-                    code, p, S, *a, gparts[p], dX, n, True, True, empty, empty), S)
+                results = run_parts(lambda p, a=args: loops.window_part(
+                    code, p, S, *a, gparts[p], dX, True, True, empty, empty), S)
                 seed = -1  # numba's generator is seeded once per epoch
                 loss_sum, cnt = results[0]
                 for ls, c in results[1:]:
@@ -190,10 +188,11 @@ class CpuBackend(Backend):
                     cnt += c
                 if external:
                     loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
-                elif S > 1 and cnt > 0:
-                    grad[:] = gparts[0]
-                    for q in range(1, S):
-                        grad += gparts[q]
+                elif S > 1 and cnt > 0:  # each part's mean, weighted by its share of the window's items
+                    grad[:] = 0
+                    for q, (_, c) in enumerate(results):
+                        if c > 0:
+                            grad += gparts[q] * (c / cnt)
                 if not np.isfinite(loss_sum):
                     return total, count_all, window_losses[:n_up].copy(), 1
                 if cnt > 0:
@@ -231,7 +230,7 @@ class CpuBackend(Backend):
                 sc.hcar[0, :n] = h0[:, start:stop].reshape(-1)
                 sc.ccar[0, :n] = c0[:, start:stop].reshape(-1)
                 loops.window_part(code, 0, 1, theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop),
-                                  lens, 0, Tc, sc, theta[:0], dX, 0, False, False, out, hseq)
+                                  lens, 0, Tc, sc, theta[:0], dX, False, False, out, hseq)
                 hT[:, start:stop] = sc.hcar[0, :n].reshape(LD, Bc, H)
                 if net.has_cell_state:
                     cT[:, start:stop] = sc.ccar[0, :n].reshape(LD, Bc, H)

@@ -12,18 +12,31 @@ from ..._config import INTERNAL
 
 
 @njit(**INTERNAL)
-def count_items(mode, lengths, t0, T):
-    """Items of the window of ``T`` steps from global step ``t0`` of sequences of ``lengths``.
+def weight_col(loss, K, Dy):
+    """Column of the items' weights in targets with ``Dy`` columns, or -1 when they carry none.
+
+    Targets hold the class index (cross-entropy) or ``K`` values per item;
+    one column more is the item's weight (:meth:`rnnkit.network.Network.targets`).
+    """
+    return Dy - 1 if Dy > (1 if loss == 0 else K) else -1
+
+
+@njit(**INTERNAL)
+def count_items(mode, lengths, t0, T, Y, wc):
+    """Total weight of the items of the window of ``T`` steps from global step ``t0``.
 
     Per-step output (``mode == 0``): every valid step in the window; last-step
-    output: each sequence whose last valid step falls in the window.
+    output: each sequence whose last valid step falls in the window. Each item
+    counts 1, or its weight ``Y[t, b, wc]`` (``Y`` the window's time-major
+    targets) when ``wc >= 0``.
     """
-    count = 0
+    count = 0.0
     for b in range(lengths.shape[0]):
         if mode == 0:
-            count += max(min(T, lengths[b] - t0), 0)
+            for t in range(max(min(T, lengths[b] - t0), 0)):
+                count += Y[t, b, wc] if wc >= 0 else 1.0
         elif 0 <= lengths[b] - 1 - t0 < T:
-            count += 1
+            count += Y[0, b, wc] if wc >= 0 else 1.0
     return count
 
 
@@ -80,19 +93,18 @@ def item_loss(loss, Z, Yt, dZ, t, b, weight):
 
 
 @njit(**INTERNAL)
-def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):
-    """Loss summed over the items of a time-major window, and its gradient.
+def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):
+    """Weighted loss summed over the items of a time-major window, and its gradient.
 
     Parameters (all time-major), for the window of ``T`` steps starting at
     global step ``t0``: ``logits`` (T, B, K) per-step output, or (1, B, K)
     last-step output (the head applied to each sequence's final features; an
-    item only when the sequence ends inside the window); ``Y`` (Ty, B, D) the
-    window's targets (``Ty == 1`` for last-step output); ``lengths`` (B,)
-    global lengths. ``dlogits`` (shaped as ``logits``) receives the gradient
-    of the *mean* item loss (zero elsewhere): the mean over ``norm`` items
-    when ``norm > 0`` (a window whose batch is split in parts, each part
-    weighted by the whole batch's count), else over this window's own items.
-    Returns ``(sum of item losses, number of items)``.
+    item only when the sequence ends inside the window); ``Y`` (Ty, B, Dy) the
+    window's targets (``Ty == 1`` for last-step output), with each item's
+    weight in a last column when it has one (:func:`weight_col`); ``lengths``
+    (B,) global lengths. ``dlogits`` (shaped as ``logits``) receives the
+    gradient of the weighted *mean* item loss ``sum(w l) / sum(w)`` (zero
+    elsewhere). Returns ``(sum of w * item loss, sum of w)``.
     """
     R, B, K = logits.shape
     zero = logits.dtype.type(0)
@@ -100,18 +112,21 @@ def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits, norm):
         for b in range(B):
             for k in range(K):
                 dlogits[t, b, k] = zero
-    count = count_items(mode, lengths, t0, T)
+    wc = weight_col(loss, K, Y.shape[2])
+    count = count_items(mode, lengths, t0, T, Y, wc)
     total = zero
-    if count == 0:
-        return total, 0
-    w = logits.dtype.type(1) / (norm if norm > 0 else count)
+    if not count > 0:
+        return total, 0.0
+    inv = logits.dtype.type(1) / count
     for b in range(B):
         if mode == 0:
             hi = min(T, lengths[b] - t0)
             for t in range(hi):
-                total += item_loss(loss, logits, Y, dlogits, t, b, w)
+                s = Y[t, b, wc] if wc >= 0 else logits.dtype.type(1)
+                total += s * item_loss(loss, logits, Y, dlogits, t, b, inv * s)
         else:
             p = lengths[b] - 1 - t0
             if 0 <= p < T:
-                total += item_loss(loss, logits, Y, dlogits, np.int64(0), b, w)
+                s = Y[0, b, wc] if wc >= 0 else logits.dtype.type(1)
+                total += s * item_loss(loss, logits, Y, dlogits, np.int64(0), b, inv * s)
     return total, count

@@ -37,7 +37,7 @@ from ...slots import (
     WS_LOGITS,
     WS_MASK,
 )
-from .heads import count_items, head_loss
+from .heads import head_loss
 from .optim import apply_update
 from .stack import backward, draw_masks, forward, get_state, set_state
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
@@ -108,7 +108,7 @@ def _part_ws(sc, p):
 
 
 @njit(**JIT_OPTIONS)
-def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, norm, train,
+def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, train,
                 reverse_zero, out, hseq):
     """One window of part ``p`` of ``S`` of a batch (rows ``idx`` of ``X`` (N, Tt, I), batch-major).
 
@@ -117,13 +117,14 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     there. With ``pdrop > 0`` fresh dropout masks are drawn from numba's
     generator (seeded with ``seed`` first when ``seed >= 0``). Training
     (``train``) with a built-in loss: the loss of the window's items
-    (weighted by ``1 / norm`` when ``norm > 0``, see
-    :func:`rnnkit.backends.cpu.heads.head_loss`) and the gradient into ``g``;
+    (their weighted sum and total weight, see
+    :func:`rnnkit.backends.cpu.heads.head_loss`) and the gradient of the
+    weighted mean into ``g`` (left as it was when the part holds no item);
     with a loss computed outside (``cfg[CFG_LOSS] < 0``) it stops after the
     forward pass (the caller fills ``WS_DLOGITS`` and calls
     :func:`part_backward`). ``out`` (N, Ty, K), unless empty, receives the
     head's outputs and ``hseq`` (N, Tt, D*H), unless empty, the top layer's
-    per-step outputs. Returns ``(loss sum, item count)``.
+    per-step outputs. Returns ``(weighted loss sum, total weight of the items)``.
     """
     if seed >= 0:
         np.random.seed(seed)
@@ -177,13 +178,11 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
             for i in range(Dy):
                 Yw[t, j, i] = Y[idx[b0 + j], t0 + t if mode == 0 else 0, i]
     loss_sum, cnt = head_loss(cfg[CFG_LOSS], mode, logits, Yw, lens_p, t0, T,
-                              v3(region(ws, WS_DLOGITS), 0, R, B, K), norm)
+                              v3(region(ws, WS_DLOGITS), 0, R, B, K))
     if cnt > 0:
         backward(cell, theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
                  v3(sc.dc0[p], 0, LD, B, H), dX)
-    elif norm > 0:
-        g[:] = 0
-    return float(loss_sum), cnt
+    return float(loss_sum), float(cnt)
 
 
 @njit(**JIT_OPTIONS)
@@ -211,7 +210,7 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
     with ``seed`` and fresh masks are drawn for every window. One optimizer
     update per window that holds at least one item. ``sc`` is scratch for
     one part of ``batch_size`` rows and windows of ``bptt`` steps. Returns
-    ``(loss sum, item count, number of updates, status)``; status 1 means a
+    ``(weighted loss sum, total item weight, number of updates, status)``; status 1 means a
     non-finite loss was met and the update was not applied.
     """
     N, Tt, I = X.shape
@@ -219,7 +218,7 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
     if drop:
         np.random.seed(seed)
     total = 0.0
-    count_all = 0
+    count_all = 0.0
     n_up = 0
     dX = np.empty((0, 1, I), theta.dtype)
     empty = np.empty((0, 1, 1), theta.dtype)
@@ -242,8 +241,7 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
                 sc.hcar[0, :] = 0
                 sc.ccar[0, :] = 0
             loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1),
-                                        X, Y, idx, lens, t0, T, sc, grad, dX, np.int64(0), yes, yes, empty,
-                                        empty)
+                                        X, Y, idx, lens, t0, T, sc, grad, dX, yes, yes, empty, empty)
             if not np.isfinite(loss_sum):
                 return total, count_all, n_up, 1
             if cnt > 0:
@@ -260,12 +258,6 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
 def update_entry(solver, theta, grad, state, step, hyper, decay_mask):
     """:func:`rnnkit.backends.cpu.optim.apply_update` called from Python."""
     return apply_update(solver, theta, grad, state, step, hyper, decay_mask)
-
-
-@njit(**JIT_OPTIONS)
-def count_entry(mode, lens, t0, T):
-    """:func:`rnnkit.backends.cpu.heads.count_items` called from Python."""
-    return count_items(mode, lens, t0, T)
 
 
 @njit(**JIT_OPTIONS)
