@@ -135,7 +135,8 @@ def gradcheck(network, theta, X, lengths, Y, h0=None, c0=None, *, dropout_seed=0
     rtol, atol : float, default=1e-5, 1e-7
         Relative and absolute tolerance, as in ``np.testing.assert_allclose``.
     check_inputs : bool, default=True
-        Also check ``dX``, ``dh0`` and, when the cell has a cell state, ``dc0``.
+        Also check ``dX`` (not for token ids), ``dh0`` and, when the cell has
+        a cell state, ``dc0``.
     raise_exception : bool, default=True
         Raise :class:`GradcheckError` when an entry is out of tolerance;
         when False, only return the worst ratio.
@@ -181,13 +182,15 @@ def gradcheck(network, theta, X, lengths, Y, h0=None, c0=None, *, dropout_seed=0
     def f():
         return net.loss_and_grad(theta, X, lengths, Y, h0, c0, dropout_seed=dropout_seed)[0]
 
-    _, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=check_inputs,
+    numeric_inputs = check_inputs and not net.n_tokens  # token ids have no gradient
+    _, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=numeric_inputs,
                                dropout_seed=dropout_seed)
     grad, num = out["grad"], central_differences(theta, f, eps)
     blocks = [(name, shape, grad[net.offsets[k]:net.offsets[k + 1]], num[net.offsets[k]:net.offsets[k + 1]])
               for k, (name, shape) in enumerate(net.shapes.items())]
     if check_inputs:
-        inputs = [("dX", X), ("dh0", h0)] + ([("dc0", c0)] if net.has_cell_state else [])
+        inputs = ([("dX", X)] if numeric_inputs else []) + [("dh0", h0)] + (
+            [("dc0", c0)] if net.has_cell_state else [])
         blocks += [(name, arr.shape, out[name], central_differences(arr, f, eps)) for name, arr in inputs]
 
     worst, report, failing, n_entries, n_fail = 0.0, None, [], 0, 0

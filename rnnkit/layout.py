@@ -36,6 +36,9 @@ class ParamLayout:
         Sizes (``num_directions`` is 1 or 2).
     bias, peephole, layer_norm : bool
         Variants (see :class:`rnnkit.network.Network`).
+    n_tokens : int, default=0
+        Rows of an ``embedding.weight`` table (n_tokens, input_size) after
+        the head; none when 0.
 
     Attributes
     ----------
@@ -60,7 +63,7 @@ class ParamLayout:
     """
 
     def __init__(self, spec, input_size, hidden_size, output_size, num_layers, num_directions, bias,
-                 peephole, layer_norm):
+                 peephole, layer_norm, n_tokens=0):
         G, H, I, K = spec.n_gates, hidden_size, input_size, output_size
         L, D = num_layers, num_directions
         nb = 1 if bias else 0
@@ -82,6 +85,8 @@ class ParamLayout:
                     self.shapes[name + sfx] = shape
         self.shapes["weight_out"] = (K, D * H)
         self.shapes["bias_out"] = (nb * K,)
+        if n_tokens:  # PyTorch's nn.Embedding, in front of the first layer
+            self.shapes["embedding.weight"] = (n_tokens, I)
         sizes = [int(np.prod(s)) for s in self.shapes.values()]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.size = int(self.offsets[-1])
@@ -96,7 +101,8 @@ class ParamLayout:
             nxt = self.suffixes[idx + 1] if idx + 1 < len(self.suffixes) else None
             row[OFF_END] = start["weight_ih" + nxt] if nxt else start["weight_out"]
         head = self.off[L * D]
-        head[HEAD_W], head[HEAD_B], head[HEAD_END] = start["weight_out"], start["bias_out"], self.size
+        head[HEAD_W], head[HEAD_B] = start["weight_out"], start["bias_out"]
+        head[HEAD_END] = start.get("embedding.weight", self.size)
         self.decay_mask = np.zeros(self.size)
         for k, name in enumerate(self.shapes):
             if name.startswith("weight"):
@@ -145,6 +151,8 @@ class ParamLayout:
         for name, view in c.items():
             if name.startswith("ln_"):
                 view[...] = 1.0 if "weight" in name else 0.0
+            elif name == "embedding.weight":  # nn.Embedding's N(0, 1)
+                view[...] = rng.standard_normal(view.shape)
         for sfx in self.suffixes:
             p = {name[:-len(sfx)]: view for name, view in c.items() if name.endswith(sfx)}
             if self.spec.init is not None:

@@ -77,6 +77,9 @@ class Network:
         :meth:`predict`.
     device : {"cpu", "auto"}, default="cpu"
         Backend that runs the kernels (:func:`rnnkit.backends.get_backend`).
+    n_tokens : int, default=0
+        With ``n_tokens > 0`` the inputs ``X[..., 0]`` are token ids in ``[0, n_tokens)``, looked up
+        in an ``embedding.weight`` table (n_tokens, input_size) learned in front of the first layer.
 
     Attributes
     ----------
@@ -88,17 +91,15 @@ class Network:
     size : int
         Length of the flat parameter vector.
     decay_mask_ : ndarray of shape (size,)
-        1 on weights (every name starting with ``weight``, peepholes
-        included), 0 on biases and layer-norm gains/biases.
+        1 on weights (names starting with ``weight``, peepholes included), 0 elsewhere.
     num_directions : int
         2 when bidirectional, else 1.
 
     Notes
     -----
-    States ``h0``, ``c0``, ``hT``, ``cT`` have PyTorch's shape (num_layers *
-    num_directions, N, hidden_size), layer by layer, forward before reverse. A
-    reverse direction starts before a sequence's last valid step and ends
-    after reading the first.
+    States ``h0``, ``c0``, ``hT``, ``cT`` have PyTorch's shape (num_layers * num_directions, N,
+    hidden_size), layer by layer, forward before reverse. A reverse direction starts before a
+    sequence's last valid step and ends after reading the first.
 
     Examples
     --------
@@ -119,14 +120,14 @@ class Network:
     def __init__(self, cell="rnn", input_size=1, hidden_size=32, output_size=1,
                  nonlinearity="tanh", bias=True, loss="cross_entropy", output="sequence",
                  forget_bias=None, num_layers=1, bidirectional=False, peephole=False,
-                 layer_norm=False, dropout=0.0, device="cpu"):
+                 layer_norm=False, dropout=0.0, device="cpu", n_tokens=0):
         for name, value, allowed in (("cell", cell, CELLS), ("nonlinearity", nonlinearity, NONLINEARITIES),
                                      ("output", output, OUTPUT_MODES)):
             if value not in allowed:
                 raise ValueError(f"{name}={value!r} is not one of {sorted(allowed)}")
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                            ("output_size", output_size), ("num_layers", num_layers)):
-            if isinstance(value, (bool, np.bool_)) or int(value) != value or value < 1:
+                            ("output_size", output_size), ("num_layers", num_layers), ("n_tokens", n_tokens)):
+            if isinstance(value, (bool, np.bool_)) or int(value) != value or value < (name != "n_tokens"):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         spec = CELLS[cell]
         if peephole and not spec.peephole:
@@ -146,14 +147,15 @@ class Network:
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
         self.peephole, self.layer_norm, self.dropout = bool(peephole), bool(layer_norm), dropout
         self.num_directions, self.n_gates = 2 if self.bidirectional else 1, spec.n_gates
+        self.n_tokens = int(n_tokens)
         self.layout = ParamLayout(spec, self.input_size, self.hidden_size, self.output_size, self.num_layers,
-                                  self.num_directions, self.bias, self.peephole, self.layer_norm)
+                                  self.num_directions, self.bias, self.peephole, self.layer_norm, n_tokens)
         self.cfg = config_vector(
             cell=spec.code, act=NONLINEARITIES[nonlinearity], input=self.input_size, hidden=self.hidden_size,
             outputs=self.output_size, loss=self.loss_fn.code, mode=OUTPUT_MODES[output], bias=self.bias,
             layers=self.num_layers, dirs=self.num_directions, peep=self.peephole, lnorm=self.layer_norm,
             cache=spec.cache_width(self.hidden_size, self.layer_norm), gates=spec.n_gates,
-            has_c=spec.has_cell_state, split_hh=spec.split_hh)
+            has_c=spec.has_cell_state, split_hh=spec.split_hh, tokens=n_tokens)
 
     spec = property(lambda self: CELLS[self.cell], doc="rnnkit.cells.CellSpec: the cell family.")
     backend = property(lambda self: get_backend(self.device), doc="rnnkit.backends.Backend: where it runs.")
@@ -161,7 +163,6 @@ class Network:
     offsets = property(lambda self: self.layout.offsets, doc="ndarray: see the class docstring.")
     size = property(lambda self: self.layout.size, doc="int: see the class docstring.")
     decay_mask_ = property(lambda self: self.layout.decay_mask, doc="ndarray: see the class docstring.")
-
     has_cell_state = property(lambda self: self.spec.has_cell_state,
                               doc="bool: whether the cell carries a cell state ``c`` besides ``h`` (LSTM).")
     n_states = property(lambda self: self.num_layers * self.num_directions,
@@ -293,11 +294,11 @@ class Network:
             with ``input_grad``, ``dX`` (N, T, input_size).
         """
         dt, theta = theta.dtype, _writable(theta, theta.dtype)
-        X, lengths = _writable(X, dt), _writable(lengths, np.int64)
-        N = X.shape[0]
-        if self.dropout > 0 and dropout_seed is None:
-            dropout_seed = np.random.randint(0, 2**31 - 1)
-        seed = 0 if dropout_seed is None else int(dropout_seed)
+        X, lengths, N = _writable(X, dt), _writable(lengths, np.int64), len(X)
+        if input_grad and self.n_tokens:
+            raise ValueError("input_grad needs numeric inputs: token ids have no gradient")
+        seed = int(dropout_seed) if dropout_seed is not None else np.random.randint(0, 2**31 - 1) \
+            if self.dropout > 0 else 0
         with announce(self, dt):
             loss, out = self.backend.loss_and_grad(
                 self, theta, X, lengths, self.targets(Y, dt), self.layout.state(h0, N, dt, "h0"),

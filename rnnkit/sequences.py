@@ -27,7 +27,7 @@ such as dicts in an object array, a :class:`TypeError`).
 import numpy as np
 from sklearn.utils.validation import check_array
 
-__all__ = ["check_sequences", "check_step_targets", "pad_sequences", "unpad"]
+__all__ = ["check_sequences", "check_step_targets", "check_tokens", "pad_sequences", "unpad"]
 
 
 def _is_list_of_arrays(X):
@@ -345,3 +345,56 @@ def check_step_targets(y, lengths, name="y"):
         raise ValueError(f"{name} has {y.shape[1]} steps per sequence but X has sequences of {T} steps; "
                          "per-step targets need one target per time step")
     return y[:, :T]
+
+
+def check_tokens(X, lengths, n_tokens=None, name="X"):
+    """Check that padded sequences hold token ids, and find the vocabulary size.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_timesteps, n_features)
+        Padded sequences from :func:`check_sequences` (a 2-D integer array or
+        a list of 1-D integer arrays gives one feature).
+    lengths : ndarray of shape (n_samples,)
+        Valid steps of each sequence.
+    n_tokens : int or None, default=None
+        Size of the vocabulary: ids must lie in ``[0, n_tokens)``; None takes
+        the largest id plus one.
+    name : str, default="X"
+        Name used in error messages.
+
+    Returns
+    -------
+    n_tokens : int
+        ``n_tokens``, or the largest id plus one.
+
+    Raises
+    ------
+    ValueError
+        More than one feature per step, ids that are not whole numbers, or
+        ids out of ``[0, n_tokens)``.
+
+    Examples
+    --------
+    >>> from rnnkit.sequences import check_sequences, check_tokens
+    >>> X, lengths, _ = check_sequences([[3, 1, 4], [1, 5]])
+    >>> check_tokens(X, lengths)
+    6
+    """
+    if X.shape[2] != 1:
+        raise ValueError(f"{name} must hold one token id per step (a 2-D integer array or a list of 1-D "
+                         f"integer arrays), got {X.shape[2]} features per step")
+    ids = X[np.arange(X.shape[1])[None, :] < np.asarray(lengths)[:, None]][:, 0]
+    if ids.size and not (np.all(ids == np.floor(ids)) and ids.min() >= 0):
+        raise ValueError(f"{name} must hold token ids, non-negative whole numbers")
+    if X.dtype == np.float32 and ids.size and ids.max() >= 2**24:
+        raise ValueError(f"{name} holds token ids up to {int(ids.max())}, more than float32 represents "
+                         "exactly (2**24): use dtype='float64'")
+    largest = int(ids.max()) if ids.size else -1
+    if n_tokens is None:
+        return largest + 1
+    if largest >= n_tokens:
+        raise ValueError(f"{name} holds the token id {largest}, outside the vocabulary [0, {n_tokens}) seen "
+                         "in fit; pass n_tokens= to fit for a larger vocabulary")
+    return int(n_tokens)
+

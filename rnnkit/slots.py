@@ -42,14 +42,17 @@ CFG_HAS_C = 14
 #: 1 when the cell adds ``b_hh`` itself and fills a separate recurrent
 #: pre-activation gradient (GRU); 0 when ``b_hh`` folds into the input projection
 CFG_SPLIT_HH = 15
-N_CFG = 16
+#: tokens of the embedding table in front of the first layer (0: the inputs are numbers);
+#: the table (``embedding.weight``) follows the head in the flat vector, from the head row's HEAD_END
+CFG_TOKENS = 16
+N_CFG = 17
 
 # --------------------------------------------------------------------------- parameter offsets
 #: per (layer, direction) row: starts of weight_ih, weight_hh, bias_ih, bias_hh,
 #: the peephole block, the layer-norm block, and the row's end
 OFF_W_IH, OFF_W_HH, OFF_B_IH, OFF_B_HH, OFF_PEEP, OFF_LN, OFF_END = range(7)
 N_OFF = 7
-#: the head's row (the last): starts of weight_out, bias_out, and the end
+#: the head's row (the last): starts of weight_out, bias_out, and the end (the embedding's start)
 HEAD_W, HEAD_B, HEAD_END = 0, 1, 2
 
 # --------------------------------------------------------------------------- workspace regions

@@ -21,7 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ..cells import CELLS, NONLINEARITIES
 from ..network import Network
 from ..optim import Optimizer
-from ..sequences import check_sequences, check_step_targets, unpad
+from ..sequences import check_sequences, check_step_targets, check_tokens, unpad
 from ._progress import ProgressMixin
 from ._streams import StreamStateMixin
 
@@ -72,6 +72,8 @@ class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
         "verbose": ["verbose"],
         "device": [StrOptions({"cpu", "auto"})],
         "dtype": [StrOptions({"float32", "float64"})],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_tokens": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -114,6 +116,8 @@ class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
         verbose=0,
         device="cpu",
         dtype="float32",
+        embedding_dim=None,
+        n_tokens=None,
     ):
         self.cell = cell
         self.hidden_size = hidden_size
@@ -152,6 +156,8 @@ class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
         self.verbose = verbose
         self.device = device
         self.dtype = dtype
+        self.embedding_dim = embedding_dim
+        self.n_tokens = n_tokens
 
     # ------------------------------------------------------------------ subclass hooks
     _loss: str
@@ -171,6 +177,9 @@ class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
     # ------------------------------------------------------------------ validation
     def _validate_X(self, X, reset):
         X, lengths, is_list = check_sequences(X, dtype=np.dtype(self.dtype))
+        if self.embedding_dim is not None:  # token ids (the network checks nothing: ids index its table)
+            n = check_tokens(X, lengths, self.n_tokens if reset else self.n_tokens_)
+            self.n_tokens_ = n if reset else self.n_tokens_
         n_features = X.shape[2]
         if reset:
             self.n_features_in_ = n_features
@@ -200,7 +209,8 @@ class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
     # ------------------------------------------------------------------ network
     def _make_network(self):
         return Network(
-            self.cell, input_size=self.n_features_in_, hidden_size=self.hidden_size,
+            self.cell, input_size=self.n_features_in_ if self.embedding_dim is None else self.embedding_dim,
+            n_tokens=0 if self.embedding_dim is None else self.n_tokens_, hidden_size=self.hidden_size,
             output_size=self._n_outputs(), nonlinearity=self.nonlinearity, bias=self.bias,
             loss=self._loss, output=self.output,
             forget_bias=self.forget_bias,

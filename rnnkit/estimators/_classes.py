@@ -136,6 +136,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         verbose=0,
         device="cpu",
         dtype="float32",
+        embedding_dim=None,
+        n_tokens=None,
         class_weight=None,
     ):
         super().__init__(
@@ -147,7 +149,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             alpha=alpha, clip_grad_norm=clip_grad_norm, batch_size=batch_size, max_iter=max_iter,
             shuffle=shuffle, tol=tol, n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, bptt_steps=bptt_steps, stateful=stateful,
-            warm_start=warm_start, random_state=random_state, verbose=verbose, device=device, dtype=dtype)
+            warm_start=warm_start, random_state=random_state, verbose=verbose, device=device, dtype=dtype,
+            embedding_dim=embedding_dim, n_tokens=n_tokens)
         self.class_weight = class_weight
 
     def _item_weights(self, Y, lengths, sample_weight, incremental):

@@ -99,6 +99,16 @@ _TRAINING_DOC = """    solver : {"sgd", "adagrad", "rmsprop", "adam"}, default="
         one line per epoch.
     device : {"cpu", "auto"}, default="cpu"
         Where the kernels run ("auto" is the CPU in this version).
+    embedding_dim : int or None, default=None
+        None: the inputs are numbers. An int: ``X`` holds integer token ids
+        (a 2-D integer array or a list of 1-D integer arrays, ids in
+        ``[0, n_tokens)``), and an embedding table ``(n_tokens,
+        embedding_dim)`` -- PyTorch's ``nn.Embedding``, ``coefs_["embedding.weight"]``
+        -- is learned in front of the first layer (no L2 penalty on it).
+    n_tokens : int or None, default=None
+        Vocabulary size with ``embedding_dim``; None takes the largest id of
+        the first ``fit`` or ``partial_fit`` plus one. An id outside the
+        vocabulary later is a ``ValueError``.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the weights and the computation. float32 is the fast
         default; float64 uses exact transcendental functions.

@@ -142,6 +142,8 @@ class RNNTranscriber(BaseRNN):
         verbose=0,
         device="cpu",
         dtype="float32",
+        embedding_dim=None,
+        n_tokens=None,
         decoder="greedy",
         beam_width=10,
     ):
@@ -155,7 +157,8 @@ class RNNTranscriber(BaseRNN):
             max_iter=max_iter, shuffle=shuffle, tol=tol, n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping, validation_fraction=validation_fraction, bptt_steps=bptt_steps,
             stateful=stateful, warm_start=warm_start, random_state=random_state, verbose=verbose,
-            device=device, dtype=dtype)
+            device=device, dtype=dtype,
+            embedding_dim=embedding_dim, n_tokens=n_tokens)
         self.decoder = decoder
         self.beam_width = beam_width
 

@@ -77,7 +77,8 @@ class CpuBackend(Backend):
             Xw=np.empty((S, T * Bm * net.input_size), dtype), Yw=np.empty((S, Ty * Bm * Dy), dtype),
             lw=np.empty((S, Bm), np.int64), hcar=np.zeros((S, state), dtype),
             ccar=np.zeros((S, state), dtype),
-            dh0=np.zeros((S, state), dtype), dc0=np.zeros((S, state), dtype))
+            dh0=np.zeros((S, state), dtype), dc0=np.zeros((S, state), dtype),
+            dXw=np.empty((S, T * Bm * net.input_size if net.n_tokens else 0), dtype))
 
     @staticmethod
     def _region(sc, p, i, shape):
@@ -103,7 +104,7 @@ class CpuBackend(Backend):
         if count > 0:
             self._region(sc, 0, WS_DLOGITS, (R, B, K))[...] = np.asarray(dlogits).transpose(1, 0, 2) / count
             loops.part_backward(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout,
-                                lens, T, sc, grad, dX)
+                                X, idx, lens, t0, T, sc, grad, dX)
         return float(total), int(count)
 
     # ------------------------------------------------------------------ interface

@@ -32,6 +32,8 @@ from ...slots import (
     CFG_LOSS,
     CFG_MODE,
     CFG_OUTPUTS,
+    CFG_TOKENS,
+    HEAD_END,
     N_WS,
     WS_DLOGITS,
     WS_LOGITS,
@@ -46,8 +48,9 @@ from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 #: ``offs`` (S, N_WS + 1) workspace offsets, ``ws`` the workspaces (part ``p``
 #: at ``p * ws_len``), ``Xw``/``Yw``/``lw`` the window's inputs, targets and
 #: lengths, ``hcar``/``ccar`` the states carried between windows (in: initial,
-#: out: final), ``dh0``/``dc0`` the gradients of the initial states
-Scratch = namedtuple("Scratch", "offs ws ws_len Xw Yw lw hcar ccar dh0 dc0")
+#: out: final), ``dh0``/``dc0`` the gradients of the initial states, ``dXw``
+#: the gradient of the window's (embedded) inputs (empty without an embedding)
+Scratch = namedtuple("Scratch", "offs ws ws_len Xw Yw lw hcar ccar dh0 dc0 dXw")
 
 
 @njit(**INTERNAL)
@@ -107,6 +110,44 @@ def _part_ws(sc, p):
     return sc.ws[p * sc.ws_len:p * sc.ws_len + offs[N_WS]], offs
 
 
+@njit(**INTERNAL)
+def load_inputs(theta, off, cfg, X, idx, b0, lens_p, t0, Xw):
+    """The window's inputs ``Xw`` (T, B, I) from rows ``idx[b0:]`` of ``X``; zeros past each length.
+
+    With an embedding (``cfg[CFG_TOKENS] > 0``) ``X[..., 0]`` holds token ids
+    and each valid step gets its id's row of ``embedding.weight``.
+    """
+    T, B, I = Xw.shape
+    emb = off[off.shape[0] - 1, HEAD_END]
+    tokens = cfg[CFG_TOKENS] > 0
+    for t in range(T):
+        for j in range(B):
+            src = idx[b0 + j]
+            if t0 + t >= lens_p[j]:  # padding is never read: it may hold anything, even NaN
+                for i in range(I):
+                    Xw[t, j, i] = 0
+            elif tokens:
+                row = emb + np.int64(X[src, t0 + t, 0]) * I
+                for i in range(I):
+                    Xw[t, j, i] = theta[row + i]
+            else:
+                for i in range(I):
+                    Xw[t, j, i] = X[src, t0 + t, i]
+
+
+@njit(**INTERNAL)
+def embedding_grad(off, cfg, X, idx, b0, lw, t0, dXw, g):
+    """``embedding.weight``'s gradient in ``g``: each valid step's input gradient added to its id's row."""
+    T, B, I = dXw.shape
+    emb = off[off.shape[0] - 1, HEAD_END]
+    g[emb:emb + cfg[CFG_TOKENS] * I] = 0
+    for j in range(B):
+        for t in range(lw[j]):
+            row = emb + np.int64(X[idx[b0 + j], t0 + t, 0]) * I
+            for i in range(I):
+                g[row + i] += dXw[t, j, i]
+
+
 @njit(**JIT_OPTIONS)
 def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, train,
                 reverse_zero, out, hseq):
@@ -128,7 +169,7 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     """
     if seed >= 0:
         np.random.seed(seed)
-    I = X.shape[2]
+    I = cfg[CFG_INPUT]
     Dy = Y.shape[2]
     H, K, LD, mode = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS] * cfg[CFG_DIRS], cfg[CFG_MODE]
     drop = pdrop > 0
@@ -138,15 +179,7 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     if t0 == 0:
         clear_state_regions(ws)
     Xw = v3(sc.Xw[p], 0, T, B, I)
-    for t in range(T):
-        for j in range(B):
-            src = idx[b0 + j]
-            if t0 + t < lens_p[j]:
-                for i in range(I):
-                    Xw[t, j, i] = X[src, t0 + t, i]
-            else:  # padding is never read: it may hold anything, even NaN
-                for i in range(I):
-                    Xw[t, j, i] = 0
+    load_inputs(theta, off, cfg, X, idx, b0, lens_p, t0, Xw)
     lw = sc.lw[p, :B]
     for j in range(B):
         lw[j] = min(max(lens_p[j] - t0, 0), T)
@@ -180,19 +213,27 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     loss_sum, cnt = head_loss(cfg[CFG_LOSS], mode, logits, Yw, lens_p, t0, T,
                               v3(region(ws, WS_DLOGITS), 0, R, B, K))
     if cnt > 0:
+        tokens = cfg[CFG_TOKENS] > 0
+        dXb = v3(sc.dXw[p], 0, T, B, I) if tokens else dX
         backward(cell, theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
-                 v3(sc.dc0[p], 0, LD, B, H), dX)
+                 v3(sc.dc0[p], 0, LD, B, H), dXb)
+        if tokens:
+            embedding_grad(off, cfg, X, idx, b0, lw, t0, dXb, g)
     return float(loss_sum), float(cnt)
 
 
 @njit(**JIT_OPTIONS)
-def part_backward(cell, p, S, theta, off, cfg, pdrop, lens, T, sc, g, dX):
+def part_backward(cell, p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g, dX):
     """Backward of part ``p`` after :func:`window_part` and a loss computed outside the kernels."""
-    H, LD = cfg[CFG_HIDDEN], cfg[CFG_LAYERS] * cfg[CFG_DIRS]
-    B = part_rows(p, S, lens.shape[0])[1]
-    Xw = v3(sc.Xw[p], 0, T, B, cfg[CFG_INPUT])
+    H, LD, I = cfg[CFG_HIDDEN], cfg[CFG_LAYERS] * cfg[CFG_DIRS], cfg[CFG_INPUT]
+    b0, B = part_rows(p, S, lens.shape[0])
+    Xw = v3(sc.Xw[p], 0, T, B, I)
+    tokens = cfg[CFG_TOKENS] > 0
+    dXb = v3(sc.dXw[p], 0, T, B, I) if tokens else dX
     backward(cell, theta, off, cfg, Xw, sc.lw[p, :B], _part_ws(sc, p), pdrop > 0, g,
-             v3(sc.dh0[p], 0, LD, B, H), v3(sc.dc0[p], 0, LD, B, H), dX)
+             v3(sc.dh0[p], 0, LD, B, H), v3(sc.dc0[p], 0, LD, B, H), dXb)
+    if tokens:
+        embedding_grad(off, cfg, X, idx, b0, sc.lw[p, :B], t0, dXb, g)
 
 
 @njit(**JIT_OPTIONS)
