@@ -22,13 +22,14 @@ from ..cells import CELLS, NONLINEARITIES
 from ..network import Network
 from ..optim import Optimizer
 from ..sequences import check_sequences, check_step_targets, check_tokens, unpad
+from ._interop import TorchInteropMixin
 from ._progress import ProgressMixin
 from ._streams import StreamStateMixin
 
 __all__ = ["BaseRNN"]
 
 
-class BaseRNN(ProgressMixin, StreamStateMixin, BaseEstimator, ABC):
+class BaseRNN(ProgressMixin, StreamStateMixin, TorchInteropMixin, BaseEstimator, ABC):
     """Base class of rnnkit's estimators (:class:`~rnnkit.RNNClassifier`, ...).
 
     Not meant to be used directly; see the subclasses for the parameters.
