@@ -29,9 +29,9 @@ EXPECTED_FAILED = {
     "check_n_features_in_after_fitting": _SHAPE1,
     "check_estimators_partial_fit_n_features": _SHAPE1,
     "check_classifiers_train": _SHAPE1 + " (predict(X.T) is a valid call; accuracy is tested here)",
-    # mini-batch training: repeating a sequence changes the batches, their order and the L2 term's batch
-    # size, so integer weights cannot equal repetition; a zero weight equals removal
-    # (test_zero_sample_weight_is_removal in tests/test_weights.py)
+    # mini-batch training: repeating a sequence changes the batches, so integer weights cannot equal
+    # repetition; with one batch they do (test_integer_weights_equal_repetition_in_one_batch in
+    # tests/test_weights.py runs this check so), and a zero weight equals removal
     "check_sample_weight_equivalence_on_dense_data": "mini-batch training: repetition changes the batches",
 }
 

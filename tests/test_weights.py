@@ -149,3 +149,12 @@ def test_adaptive_schedule_applies_to_every_solver_in_fit():
                         n_iter_no_change=1, max_iter=6, learning_rate_init=0.01).fit(X, y)
     assert est.n_iter_ == 6  # adaptive lowers the rate instead of stopping
     assert est.learning_rate_ == pytest.approx(0.01 / 25)
+
+
+@pytest.mark.parametrize("make", [RNNClassifier, RNNRegressor])
+def test_integer_weights_equal_repetition_in_one_batch(make):
+    """scikit-learn's check, with every sequence in one batch (as it runs MLP's with lbfgs)."""
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    est = make(batch_size=100_000, dtype="float64", shuffle=False, random_state=0)
+    check_sample_weight_equivalence_on_dense_data(make.__name__, est)

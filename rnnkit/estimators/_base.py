@@ -290,8 +290,10 @@ class BaseRNN(ProgressMixin, StreamStateMixin, TorchInteropMixin, BaseEstimator,
         Yk = self._targets(Y, dt, W)
         N = X.shape[0]
         batch_size = min(32, N) if self.batch_size == "auto" else min(self.batch_size, N)
-        # scikit-learn's MLP convention: the L2 term is divided by the batch size
-        self._optimizer.set_penalty(self.alpha / batch_size)
+        # scikit-learn's MLP convention: the L2 term is divided by the batch size (its total weight
+        # with sample weights, on average: integer weights then act as repeated sequences in a batch)
+        mean_weight = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        self._optimizer.set_penalty(self.alpha / (batch_size * mean_weight) if mean_weight > 0 else 0.0)
         max_iter = 1 if incremental else self.max_iter
         from tqdm.auto import tqdm
 
