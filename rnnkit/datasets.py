@@ -12,6 +12,8 @@ otherwise; per-step class labels are ``(n_samples, n_timesteps)`` integer arrays
   MNIST IDX files already on disk (nothing is ever downloaded);
   :func:`make_digit_strings` - strings of those digits written side by side,
   one column of pixels per step, for transcription with CTC (T3's CTC demo);
+* :func:`make_number_words` - the three-digit numbers spelled in English
+  words, as token ids (token inputs, ``embedding_dim``);
 * :func:`make_sine_windows` - consecutive half periods of a sine (T4);
 * :func:`make_rule_stream` - a bit stream with a hidden rule (T5), with the
   theoretical losses :data:`RULE_STREAM_CHANCE_LOSS` and
@@ -34,7 +36,9 @@ __all__ = [
     "int_to_bits",
     "load_digit_sequences",
     "load_mnist_idx",
+    "NUMBER_WORDS",
     "make_digit_strings",
+    "make_number_words",
     "make_echo",
     "make_rule_stream",
     "make_sine_windows",
@@ -877,3 +881,62 @@ def make_rule_stream(
         target[(older == 1) & (newer == 1)] = 0
         target[(older == 0) & (newer == 0)] = 1
     return _rows(x.astype(np.float64), n_rows), _rows(y, n_rows)
+
+
+_UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+          "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+#: The 28 words of the numbers 1 to 999, in counting order: token id = position.
+NUMBER_WORDS = _UNITS + _TEENS + _TENS + ("hundred",)
+
+
+def _spell(n):
+    hundreds, rest = divmod(n, 100)
+    words = [_UNITS[hundreds - 1], "hundred"] if hundreds else []
+    if 10 <= rest < 20:
+        words.append(_TEENS[rest - 10])
+    elif rest:
+        tens, units = divmod(rest, 10)
+        words += ([_TENS[tens - 2]] if tens else []) + ([_UNITS[units - 1]] if units else [])
+    return words
+
+
+def make_number_words(start=100, stop=1000):
+    """The numbers ``start .. stop - 1`` spelled in English words, as sequences of word ids.
+
+    ``343`` is "three hundred forty three", the ids of those words in
+    :data:`NUMBER_WORDS`. The target says whether the number starts and ends
+    with the same digit (one number in ten of the three-digit ones): the words
+    decide it, but a network must carry the first word to the end to see it.
+
+    Parameters
+    ----------
+    start, stop : int, default=100, 1000
+        The numbers, ``1 <= start < stop <= 1000``.
+
+    Returns
+    -------
+    X : list of ndarray of int64
+        The word ids of each number (1 to 4 words).
+    y : ndarray of int64
+        1 where the number's first digit equals its last.
+    numbers : ndarray of int64
+        The numbers themselves.
+
+    Examples
+    --------
+    >>> from rnnkit.datasets import NUMBER_WORDS, make_number_words
+    >>> X, y, numbers = make_number_words(343, 344)
+    >>> [NUMBER_WORDS[i] for i in X[0]], int(y[0])
+    (['three', 'hundred', 'forty', 'three'], 1)
+    """
+    start, stop = _check_int(start, "start", 1), _check_int(stop, "stop", 2)
+    if not start < stop <= 1000:
+        raise ValueError(f"need 1 <= start < stop <= 1000, got start={start}, stop={stop}")
+    numbers = np.arange(start, stop, dtype=np.int64)
+    index = {word: i for i, word in enumerate(NUMBER_WORDS)}
+    X = [np.array([index[word] for word in _spell(int(n))], dtype=np.int64) for n in numbers]
+    first = numbers // 10 ** (np.floor(np.log10(numbers))).astype(np.int64)
+    return X, (first == numbers % 10).astype(np.int64), numbers
+

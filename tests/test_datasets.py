@@ -560,3 +560,18 @@ def test_rule_stream_bad_parameters():
         make_rule_stream(n_bits=1000, lag=-1, n_rows=10)
     with pytest.raises(TypeError):
         make_rule_stream(n_bits=1000, lag=1.5, n_rows=10)
+
+
+def test_make_number_words_spells_and_labels():
+    from rnnkit.datasets import NUMBER_WORDS, make_number_words
+
+    X, y, numbers = make_number_words()
+    assert len(X) == 900 and numbers[0] == 100 and numbers[-1] == 999 and len(NUMBER_WORDS) == 28
+    spelled = {int(n): " ".join(NUMBER_WORDS[i] for i in x) for n, x in zip(numbers, X, strict=True)}
+    assert spelled[100] == "one hundred" and spelled[112] == "one hundred twelve"
+    assert spelled[340] == "three hundred forty" and spelled[999] == "nine hundred ninety nine"
+    assert y.sum() == 90 and all(y[n - 100] == (str(n)[0] == str(n)[-1]) for n in (101, 110, 343, 990, 909))
+    assert [len(x) for x in make_number_words(7, 23)[0]] == [1] * 16
+    with pytest.raises(ValueError, match="start < stop"):
+        make_number_words(500, 400)
+

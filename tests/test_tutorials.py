@@ -12,16 +12,18 @@ from sklearn.model_selection import train_test_split
 
 from rnnkit import RNNClassifier, RNNRegressor, RNNTranscriber
 from rnnkit.datasets import (
+    NUMBER_WORDS,
     bits_to_int,
     load_digit_sequences,
     make_digit_strings,
     make_echo,
+    make_number_words,
     make_rule_stream,
     make_sine_windows,
     make_subtraction,
 )
 from rnnkit.metrics import label_error_rate
-from rnnkit.tutorials import CTC_DIGITS, DIGITS, ECHO, RULE_STREAM, SINE, SUBTRACTION
+from rnnkit.tutorials import CTC_DIGITS, DIGITS, ECHO, RULE_STREAM, SINE, SUBTRACTION, TOKENS
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -145,3 +147,24 @@ def test_ctc_digit_strings_label_error_rate():
     assert label_error_rate(y_test, pred) <= CTC_DIGITS.targets["max_label_error_rate"]
     model.set_params(decoder="beam", beam_width=run["beam_width"])
     assert 1 - model.score(X_test, y_test) <= CTC_DIGITS.targets["max_label_error_rate"]
+
+
+# --------------------------------------------------------------------------- token inputs
+@pytest.mark.parametrize("seed", TOKENS.run["seeds"])
+def test_token_sequences_class_weight_raises_balanced_accuracy(seed):
+    """Word ids of spelled-out numbers, 1 in 10 starting and ending on the same digit: after 25 epochs,
+    class_weight="balanced" raises the held-out balanced accuracy by >= 0.1."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y, _ = make_number_words(*TOKENS.run["numbers"])
+    assert y.sum() * 9 == len(y) - y.sum()  # 9:1
+    i_train, i_test = train_test_split(np.arange(len(X)), **{**TOKENS.data, "random_state": seed}, stratify=y)
+    X_train, X_test = [X[i] for i in i_train], [X[i] for i in i_test]
+    scores = {}
+    for class_weight in (None, "balanced"):
+        clf = RNNClassifier(**{**TOKENS.estimator, "random_state": seed}, n_tokens=len(NUMBER_WORDS),
+                            class_weight=class_weight).fit(X_train, y[i_train])
+        assert clf.coefs_["embedding.weight"].shape == (len(NUMBER_WORDS), TOKENS.estimator["embedding_dim"])
+        scores[class_weight] = balanced_accuracy_score(y[i_test], clf.predict(X_test))
+    assert scores["balanced"] - scores[None] >= TOKENS.targets["min_gain"], scores
+
