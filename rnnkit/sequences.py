@@ -377,7 +377,8 @@ def check_tokens(X, lengths, n_tokens=None, name="X"):
     Examples
     --------
     >>> from rnnkit.sequences import check_sequences, check_tokens
-    >>> X, lengths, _ = check_sequences([[3, 1, 4], [1, 5]])
+    >>> import numpy as np
+    >>> X, lengths, _ = check_sequences([np.array([3, 1, 4]), np.array([1, 5])])
     >>> check_tokens(X, lengths)
     6
     """

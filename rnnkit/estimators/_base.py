@@ -241,16 +241,16 @@ class BaseRNN(ProgressMixin, StreamStateMixin, TorchInteropMixin, BaseEstimator,
 
     # ------------------------------------------------------------------ training loop
     def _item_weights(self, Y, lengths, sample_weight, incremental):
-        """Weights of the training items: ``sample_weight`` per sequence (None when not given)."""
-        if sample_weight is None:
-            return None
-        return _check_sample_weight(sample_weight, np.empty((len(lengths), 0)), dtype=np.float64,
-                                    ensure_non_negative=True)
+        """Weights of the training items: ``sample_weight`` (checked) per sequence, or None."""
+        return sample_weight
 
     def _fit(self, X, y, incremental=False, classes=None, sample_weight=None):
         first = not (hasattr(self, "_theta") and (incremental or self.warm_start))
         X, lengths, _ = self._validate_X(X, reset=first)
         Y = self._encode_targets(y, lengths, first, classes)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, np.empty((len(lengths), 0)), dtype=np.float64,
+                                                 ensure_non_negative=True)
         W = self._item_weights(Y, lengths, sample_weight, incremental)
         dt = np.dtype(self.dtype)
         if not first and not self._theta.flags.writeable:  # e.g. unpickled from a read-only memory map
