@@ -903,7 +903,7 @@ def _spell(n):
 
 
 def make_number_words(start=100, stop=1000):
-    """The numbers ``start .. stop - 1`` spelled in English words, as sequences of word ids.
+    """The numbers from ``start`` to ``stop - 1`` spelled in English words, as sequences of word ids.
 
     ``343`` is "three hundred forty three", the ids of those words in
     :data:`NUMBER_WORDS`. The target says whether the number starts and ends

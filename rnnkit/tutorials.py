@@ -13,13 +13,13 @@ Object               Tutorial                                    Gallery example
 :data:`SUBTRACTION`  T2, binary subtraction with a 4-step RNN    ``plot_binary_subtraction.py``
 :data:`DIGITS`       T3, LSTM, GRU and variants on digit images  ``plot_digits_variants.py``
 :data:`CTC_DIGITS`   T3, CTC transcription of digit strings      ``plot_ctc_digits.py``
-:data:`TOKENS`       token inputs and class weights (no tutorial) ``plot_token_sequences.py``
 :data:`SINE`         T4, sine wave prediction, carried state     ``plot_sine.py``
 :data:`RULE_STREAM`  T5, a hidden rule in a bit stream           ``plot_rule_stream.py``
+:data:`TOKENS`       token inputs and class weights              ``plot_token_sequences.py``
 ===================  ==========================================  ==============================
 
-Each is a :class:`Tutorial`; :data:`TUTORIALS` lists them in order (T3 has
-two examples). Where a
+Each is a :class:`Tutorial`; :data:`TUTORIALS` lists the tutorials' examples in order
+(T3 has two examples). :data:`TOKENS` belongs to no tutorial. Where a
 test deliberately departs from its example (fewer epochs, to keep the test
 suite fast), the departure is a named entry of ``Tutorial.test``, with
 the reason beside it.
