@@ -42,7 +42,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -57,6 +56,7 @@ from torch_peer import (  # noqa: E402
     ECHO_STEP,
     ECHO_TOTAL,
     ECHO_WINDOW,
+    time_calls,
 )
 
 from rnnkit.network import Network  # noqa: E402
@@ -89,18 +89,6 @@ def echo_data(seed=0, dtype=np.float32):
     y = target.reshape(ECHO_BATCH, -1)
     T = (X.shape[1] // ECHO_WINDOW) * ECHO_WINDOW
     return np.ascontiguousarray(X[:, :T]), np.ascontiguousarray(y[:, :T])
-
-
-def _time_calls(fn, n_repeats, n_warmup=1):
-    """Wall-clock seconds of ``n_repeats`` calls of ``fn`` after ``n_warmup`` untimed ones."""
-    for _ in range(n_warmup):
-        fn()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
@@ -139,7 +127,7 @@ def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
         assert status == 0 and losses.shape[0] == X.shape[1] // ECHO_WINDOW
         return losses
 
-    return _time_calls(epoch, n_repeats)
+    return time_calls(epoch, n_repeats)
 
 
 def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_classes=10,
@@ -203,7 +191,7 @@ def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, b
         _, losses, status = net.train_epoch(theta, opt, X, lengths, Y, batch_size=batch)
         assert status == 0 and losses.shape[0] == 1
 
-    return _time_calls(step, n_repeats, n_warmup=3)
+    return time_calls(step, n_repeats, n_warmup=3)
 
 
 def bench_lstm2bi_step(n_repeats=20, seed=0):
@@ -259,7 +247,7 @@ def bench_echo_estimator(n_repeats=7, seed=0):
                         max_iter=1, random_state=seed)
     clf.partial_fit(X2, y, classes=[0, 1])
     # a new pass over the stream from a zero state (a stateful estimator would continue the last one)
-    return _time_calls(lambda: clf.reset_state().partial_fit(X2, y), n_repeats)
+    return time_calls(lambda: clf.reset_state().partial_fit(X2, y), n_repeats)
 
 
 def bench_lstm_estimator(n_repeats=20, seed=0):
@@ -290,7 +278,7 @@ def bench_lstm_estimator(n_repeats=20, seed=0):
     clf = RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1, forget_bias=None,
                         random_state=seed)
     clf.partial_fit(X, y, classes=np.arange(10))
-    return _time_calls(lambda: clf.partial_fit(X, y), n_repeats, n_warmup=3)
+    return time_calls(lambda: clf.partial_fit(X, y), n_repeats, n_warmup=3)
 
 
 def bench_ctc(n_repeats=20, seed=0):
@@ -311,7 +299,7 @@ def bench_ctc(n_repeats=20, seed=0):
     from rnnkit.losses import ctc_loss
 
     args = torch_peer.ctc_problem(seed)
-    return _time_calls(lambda: ctc_loss(*args), n_repeats)
+    return time_calls(lambda: ctc_loss(*args), n_repeats)
 
 
 # --------------------------------------------------------------------------- registry

@@ -56,6 +56,32 @@ def describe():
     return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def time_calls(fn, n_repeats, n_warmup=1):
+    """Wall-clock seconds of ``n_repeats`` calls of ``fn`` after ``n_warmup`` untimed ones.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments.
+    n_repeats : int
+        Number of timed calls.
+    n_warmup : int, default=1
+        Untimed calls first.
+
+    Returns
+    -------
+    list of float
+    """
+    for _ in range(n_warmup):
+        fn()
+    times = []
+    for _ in range(n_repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def _set_threads(threads):
     """Set the number of intra-op threads of PyTorch, if asked to.
 
@@ -153,13 +179,7 @@ def echo_epoch(n_repeats=5, seed=0, threads=None):
             optimizer.step()
             h = h.detach()
 
-    run_epoch()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        run_epoch()
-        times.append(time.perf_counter() - start)
-    return times
+    return time_calls(run_epoch, n_repeats)
 
 
 def lstm_step(
@@ -245,14 +265,7 @@ def lstm_step(
         loss.backward()
         optimizer.step()
 
-    for _ in range(3):
-        train_step()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        train_step()
-        times.append(time.perf_counter() - start)
-    return times
+    return time_calls(train_step, n_repeats, n_warmup=3)
 
 
 def lstm2bi_step(n_repeats=20, seed=0, threads=None):
@@ -342,13 +355,7 @@ def ctc_loss_grad(n_repeats=20, seed=0, threads=None):
         loss.sum().backward()
         return z.grad
 
-    call()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return times
+    return time_calls(call, n_repeats)
 
 
 if __name__ == "__main__":
