@@ -142,7 +142,7 @@ class TorchInteropMixin:
         names = self._torch_names()
         net = self._net
         shapes = {name: net.shapes[name] for _, _, name in names}
-        rnn = {"input_size": int(net.shapes["weight_ih_l0"][1]), "hidden_size": int(net.hidden_size),
+        rnn = {"input_size": int(net.input_size), "hidden_size": int(net.hidden_size),
                "num_layers": int(net.num_layers), "bias": bool(net.bias), "batch_first": True,
                "bidirectional": bool(net.bidirectional)}
         if net.cell == "rnn":
@@ -305,8 +305,7 @@ class TorchInteropMixin:
         optimizer = getattr(self, "_optimizer", None)
         if optimizer is not None and getattr(optimizer, "state", None) is not None:
             optimizer.reset(self._theta.shape[0], self._theta.dtype)
-        if hasattr(self, "_stream_state"):
-            self._stream_state = None
+        self.reset_state()
         if hasattr(self, "best_loss_"):
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
