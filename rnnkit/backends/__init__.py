@@ -5,8 +5,8 @@ Everything device-specific sits behind one interface, :class:`Backend`;
 never a kernel, BLAS, a kernel-side allocation or a device random generator
 directly. :func:`get_backend` picks one by the estimators' ``device``
 parameter. Today there is the CPU backend (:mod:`rnnkit.backends.cpu`,
-numba ``@njit`` kernels); a ``numba.cuda`` twin implements the same methods
-in ``rnnkit/backends/cuda`` with the same module names.
+numba ``@njit`` kernels) and its ``numba.cuda`` twin (:mod:`rnnkit.backends.cuda`,
+the same methods and module names).
 """
 
 from abc import ABC, abstractmethod
@@ -55,13 +55,25 @@ def _cpu():
     return CpuBackend()
 
 
+def _cuda():
+    from .cuda.device import INSTALL_HINT, cuda_status
+
+    usable, found = cuda_status()
+    if not usable:
+        raise RuntimeError(f'device="cuda" cannot run here: {found}. To use a GPU, {INSTALL_HINT}; '
+                           'or pass device="cpu" (or "auto", which picks a GPU only when one is usable).')
+    from .cuda import CudaBackend
+
+    return CudaBackend()
+
+
 #: device name -> factory of its backend
-BACKENDS = {"cpu": _cpu}
+BACKENDS = {"cpu": _cpu, "cuda": _cuda}
 _INSTANCES = {}
 
 
 def get_backend(device="cpu"):
-    """The backend for ``device`` (``"cpu"``; ``"auto"`` picks the best available).
+    """The backend for ``device``: ``"cpu"``, ``"cuda"``, or ``"auto"`` (a real GPU when one is usable, else the CPU).
 
     Parameters
     ----------
@@ -73,7 +85,9 @@ def get_backend(device="cpu"):
     Backend
     """
     if device == "auto":
-        device = "cpu"
+        from .cuda.device import gpu_available
+
+        device = "cuda" if gpu_available() else "cpu"
     if device not in BACKENDS:
         raise ValueError(f"device={device!r} is not available; expected one of {sorted(BACKENDS)} or 'auto'")
     if device not in _INSTANCES:

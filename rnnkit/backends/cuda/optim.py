@@ -1,0 +1,134 @@
+"""Gradient reduction and the optimizers' update on the device (rules: :mod:`rnnkit.optim`).
+
+Two kernels per update, both deterministic (fixed summation orders, no atomics):
+
+* :func:`reduce_grads` sums the blocks' gradient rows (``gpart`` (nblk, P)) and
+  divides by the window's total item weight (summed from ``bstat``), adds the
+  L2 term, and leaves per-block sums of squares in ``psum``; its block 0 keeps
+  the window's record and decides whether the update applies (``ctl[0]``);
+* :func:`update` reads the global norm from ``psum``, clips, and applies the
+  solver to ``theta`` and its state.
+"""
+
+import math
+
+from numba import cuda, float64
+
+from ...slots import (
+    HYPER_ALPHA,
+    HYPER_BETA_1,
+    HYPER_BETA_2,
+    HYPER_CLIP,
+    HYPER_EPSILON,
+    HYPER_LR,
+    HYPER_MOMENTUM,
+    HYPER_NESTEROV,
+    HYPER_RHO,
+)
+
+#: threads of the reduction and update kernels (a power of two, at most :data:`SHARED`)
+THREADS = 256
+#: size of the shared buffer of a block reduction
+SHARED = 256
+
+
+@cuda.jit
+def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, flag, step, ctl):
+    """``grad`` = sum of ``gpart``'s rows / total weight (+ L2 when ``train``); see the module docstring."""
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    buf = cuda.shared.array(SHARED, float64)
+    if flag[0] != 0:
+        return
+    total = 0.0
+    count = 0.0
+    for b in range(bstat.shape[0]):
+        total += bstat[b, 0]
+        count += bstat[b, 1]
+    if train != 0 and not math.isfinite(total):
+        if cuda.blockIdx.x == 0 and tid == 0:
+            flag[0] = 1
+            rec[w, 0] = total
+            rec[w, 1] = count
+            ctl[0] = 0
+        return
+    P = grad.shape[0]
+    nblk = gpart.shape[0]
+    alpha = hyper[HYPER_ALPHA] if train != 0 else 0.0
+    s = 0.0
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for k in range(start, P, stride):
+        g = 0.0
+        if count > 0:
+            for b in range(nblk):
+                g += gpart[b, k]
+            g = g / count
+            if alpha != 0:
+                g += alpha * decay[k] * theta[k]
+        grad[k] = g
+        s += g * g
+    buf[tid] = s
+    cuda.syncthreads()
+    half = nt // 2
+    while half > 0:
+        if tid < half:
+            buf[tid] += buf[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    if tid == 0:
+        psum[cuda.blockIdx.x] = buf[0]
+        if cuda.blockIdx.x == 0:
+            rec[w, 0] = total
+            rec[w, 1] = count
+            ctl[0] = 1 if count > 0 else 0
+            if train != 0 and count > 0:
+                step[0] += 1
+
+
+@cuda.jit
+def update(solver, theta, grad, state, step, hyper, psum, ctl, norm_out):
+    """One solver step on ``theta`` (when ``ctl[0]``), after global-norm clipping."""
+    if ctl[0] == 0:
+        return
+    s = 0.0
+    for b in range(psum.shape[0]):
+        s += psum[b]
+    norm = math.sqrt(s)
+    if cuda.grid(1) == 0:
+        norm_out[0] = norm
+    clip = hyper[HYPER_CLIP]
+    scale = clip / norm if clip > 0 and norm > clip else 1.0
+    lr = hyper[HYPER_LR]
+    eps = hyper[HYPER_EPSILON]
+    mu = hyper[HYPER_MOMENTUM]
+    nesterov = hyper[HYPER_NESTEROV] != 0
+    rho = hyper[HYPER_RHO]
+    b1 = hyper[HYPER_BETA_1]
+    b2 = hyper[HYPER_BETA_2]
+    t = step[0]
+    c1 = 1.0 - b1 ** t
+    c2 = 1.0 - b2 ** t
+    for k in range(cuda.grid(1), theta.shape[0], cuda.gridsize(1)):
+        g = grad[k] * scale
+        if solver == 0:
+            if mu == 0:
+                theta[k] -= lr * g
+            else:
+                a = mu * state[0, k] + g
+                state[0, k] = a
+                theta[k] -= lr * (g + mu * a) if nesterov else lr * a
+        elif solver == 1:
+            a = state[0, k] + g * g
+            state[0, k] = a
+            theta[k] -= lr * g / (math.sqrt(a) + eps)
+        elif solver == 2:
+            a = rho * state[0, k] + (1.0 - rho) * g * g
+            state[0, k] = a
+            theta[k] -= lr * g / (math.sqrt(a) + eps)
+        else:
+            a = b1 * state[0, k] + (1.0 - b1) * g
+            v = b2 * state[1, k] + (1.0 - b2) * g * g
+            state[0, k] = a
+            state[1, k] = v
+            theta[k] -= lr * (a / c1) / (math.sqrt(v / c2) + eps)
