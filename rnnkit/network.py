@@ -75,7 +75,7 @@ class Network:
         top and on the features fed to the head (never on the recurrent
         path); active in :meth:`loss_and_grad` and :meth:`train_epoch`, off in
         :meth:`predict`.
-    device : {"cpu", "auto"}, default="cpu"
+    device : {"cpu", "cuda", "auto"}, default="cpu"
         Backend that runs the kernels (:func:`rnnkit.backends.get_backend`).
     n_tokens : int, default=0
         With ``n_tokens > 0`` the inputs ``X[..., 0]`` are token ids in ``[0, n_tokens)``, looked up

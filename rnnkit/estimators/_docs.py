@@ -97,8 +97,12 @@ _TRAINING_DOC = """    solver : {"sgd", "adagrad", "rmsprop", "adam"}, default="
     verbose : int, default=0
         ``1``: a progress bar over epochs with the current loss; ``2``: also
         one line per epoch.
-    device : {"cpu", "auto"}, default="cpu"
-        Where the kernels run ("auto" is the CPU in this version).
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where the kernels run: ``"cuda"`` an NVIDIA GPU through ``numba.cuda``
+        (``pip install "rnnkit[cuda]"``; an error says what is missing when
+        none is usable), ``"auto"`` a GPU when one is usable, else the CPU.
+        A model fitted on the GPU pickles with host arrays and predicts on the
+        CPU (with a warning) where no GPU is usable. See the user guide's GPU section.
     embedding_dim : int or None, default=None
         None: the inputs are numbers. An int: ``X`` holds integer token ids
         (a 2-D integer array or a list of 1-D integer arrays, ids in
