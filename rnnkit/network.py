@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._compile import announce
-from .backends import get_backend
+from .backends import get_backend, usable_device
 from .cells import CELLS, NONLINEARITIES
 from .layout import ParamLayout
 from .losses import OUTPUT_MODES, add_weights, get_loss
@@ -142,8 +142,7 @@ class Network:
         get_backend(device)  # an unknown device fails here
         self.cell, self.nonlinearity, self.bias, self.device = cell, nonlinearity, bool(bias), device
         self.loss, self.output, self.forget_bias = self.loss_fn.name, output, forget_bias
-        self.input_size, self.hidden_size, self.output_size = (int(v) for v in (input_size, hidden_size,
-                                                                               output_size))
+        self.input_size, self.hidden_size, self.output_size = map(int, (input_size, hidden_size, output_size))
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
         self.peephole, self.layer_norm, self.dropout = bool(peephole), bool(layer_norm), dropout
         self.num_directions, self.n_gates = 2 if self.bidirectional else 1, spec.n_gates
@@ -163,13 +162,15 @@ class Network:
     offsets = property(lambda self: self.layout.offsets, doc="ndarray: see the class docstring.")
     size = property(lambda self: self.layout.size, doc="int: see the class docstring.")
     decay_mask_ = property(lambda self: self.layout.decay_mask, doc="ndarray: see the class docstring.")
-    has_cell_state = property(lambda self: self.spec.has_cell_state,
-                              doc="bool: whether the cell carries a cell state ``c`` besides ``h`` (LSTM).")
+    has_cell_state = property(lambda self: self.spec.has_cell_state, doc="bool: a cell state ``c`` (LSTM).")
     n_states = property(lambda self: self.num_layers * self.num_directions,
                         doc="int: leading dimension of the states, ``num_layers * num_directions``.")
 
     def __getstate__(self):  # scratch memory is not part of the model
         return {k: v for k, v in self.__dict__.items() if k not in ("_spare", "_decay_cast")}
+
+    def __setstate__(self, state):  # fitted on a GPU, loaded where none is usable: the CPU runs it
+        self.__dict__.update(state, device=usable_device(state["device"]))
 
     def init_params(self, random_state=None, dtype=np.float64):
         """A new flat parameter vector, initialised as PyTorch does.
@@ -350,8 +351,7 @@ class Network:
             0, or 1 when a non-finite loss stopped the epoch before its update.
         """
         N, T, _ = X.shape
-        if optimizer.state is None or optimizer.state.shape[1] != theta.shape[0]:
-            optimizer.reset(theta.shape[0], theta.dtype)
+        optimizer.ensure_state(theta.shape[0], theta.dtype)
         order = np.arange(N, dtype=np.int64) if order is None else np.ascontiguousarray(order, dtype=np.int64)
         batch_size = N if batch_size is None else int(min(batch_size, N))
         bptt = T if bptt_steps is None else int(bptt_steps)

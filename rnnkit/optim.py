@@ -159,6 +159,24 @@ class Optimizer:
         self.state = np.zeros((2, n_params), dtype=dtype)
         self.step[0] = 0
 
+    def ensure_state(self, n_params, dtype=np.float64):
+        """:meth:`reset` unless the state is already there for ``n_params`` parameters.
+
+        Parameters
+        ----------
+        n_params : int
+            Length of the flat parameter vector.
+        dtype : dtype, default=np.float64
+            Precision of the parameters.
+        """
+        if self.state is None or self.state.shape[1] != n_params:
+            self.reset(n_params, dtype)
+
+    def __setstate__(self, state):  # set up for a GPU, loaded where none is usable: the CPU runs it
+        from .backends import usable_device
+
+        self.__dict__.update(state, device=usable_device(state["device"]))
+
     def update(self, params, grads, decay_mask=None):
         """Apply one update to ``params`` in place.
 

@@ -9,9 +9,10 @@ numba ``@njit`` kernels) and its ``numba.cuda`` twin (:mod:`rnnkit.backends.cuda
 the same methods and module names).
 """
 
+import warnings
 from abc import ABC, abstractmethod
 
-__all__ = ["Backend", "get_backend", "BACKENDS"]
+__all__ = ["Backend", "get_backend", "usable_device", "BACKENDS"]
 
 
 class Backend(ABC):
@@ -73,7 +74,7 @@ _INSTANCES = {}
 
 
 def get_backend(device="cpu"):
-    """The backend for ``device``: ``"cpu"``, ``"cuda"``, or ``"auto"`` (a real GPU when one is usable, else the CPU).
+    """The backend for ``device``: ``"cpu"``, ``"cuda"``, or ``"auto"`` (a usable GPU, else the CPU).
 
     Parameters
     ----------
@@ -93,3 +94,28 @@ def get_backend(device="cpu"):
     if device not in _INSTANCES:
         _INSTANCES[device] = BACKENDS[device]()
     return _INSTANCES[device]
+
+
+def usable_device(device):
+    """``device``, or ``"cpu"`` with a warning when it is ``"cuda"`` and no GPU is usable here.
+
+    Used when a model pickled on a GPU machine is loaded: it predicts on the CPU.
+
+    Parameters
+    ----------
+    device : str
+
+    Returns
+    -------
+    str
+    """
+    if device == "cuda":
+        from .cuda.device import cuda_status
+
+        usable, found = cuda_status()
+        if not usable:
+            warnings.warn(f"this model was fitted with device='cuda', which cannot run here ({found}); it "
+                          "runs on the CPU (same weights, same results up to rounding)", RuntimeWarning,
+                          stacklevel=3)
+            return "cpu"
+    return device

@@ -254,7 +254,6 @@ class CpuBackend(Backend):
         return out
 
     def apply_update(self, optimizer, theta, grad, decay_mask):
-        if optimizer.state is None or optimizer.state.shape[1] != theta.shape[0]:
-            optimizer.reset(theta.shape[0], theta.dtype)
+        optimizer.ensure_state(theta.shape[0], theta.dtype)
         return float(loops.update_entry(optimizer.code, theta, grad, optimizer.state, optimizer.step,
                                         optimizer.hyper, decay_mask))

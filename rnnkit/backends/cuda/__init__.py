@@ -72,7 +72,7 @@ def _empty(shape, dt):
 
 
 class _Run:
-    """Device arrays of one call: the workspace for windows of up to ``T`` steps of ``B`` rows, and the rest."""
+    """Device arrays of one call: workspace for windows of up to ``T`` steps of ``B`` rows, and the rest."""
 
     def __init__(self, net, dt, B, T, P):
         self.R, self.nblk, self.nt = launch_shape(B, net)
@@ -143,8 +143,8 @@ class CudaBackend(Backend):
 
     @staticmethod
     def _reduce(theta, gpart, bstat, decay, hyper, train, grad, psum, rec, w, flag, step, ctl):
-        optim.reduce_grads[OPT_BLOCKS, optim.THREADS](gpart, bstat, theta, decay, hyper, int(train), grad, psum,
-                                                      rec, int(w), flag, step, ctl)
+        optim.reduce_grads[OPT_BLOCKS, optim.THREADS](gpart, bstat, theta, decay, hyper, int(train), grad,
+                                                      psum, rec, int(w), flag, step, ctl)
 
     def _outside(self, net, run, m, T, t0, theta, Xd, Yd, idx_d, len_d, Y, idx, lens, pdrop, ip_f, ip_b,
                  states, flag, dX=None, dh0=None, dc0=None):
@@ -156,8 +156,8 @@ class CudaBackend(Backend):
         logits = lgx.copy_to_host()
         lw = np.clip(lens - t0, 0, T)
         step_targets = net.output == "sequence" and net.loss_fn.level == "step"
-        total, count, dlogits = net.loss_fn.value_and_grad(logits, Y[idx, t0:t0 + T] if step_targets else Y[idx],
-                                                           lw)
+        Yw = Y[idx, t0:t0 + T] if step_targets else Y[idx]
+        total, count, dlogits = net.loss_fn.value_and_grad(logits, Yw, lw)
         bstat = np.zeros((run.nblk, 2))
         bstat[0] = float(total), float(count)
         run.bstat.copy_to_device(bstat)
@@ -187,7 +187,8 @@ class CudaBackend(Backend):
         common = dict(first=1, seed=seed, dx=input_grad)
         if net.cfg[CFG_LOSS] < 0:
             total, count = self._outside(net, run, m, T, 0, th, Xd, Yd, idx_d, len_d, Y, idx, lengths, pdrop,
-                                         cuda.to_device(self._ip(net, 0, T, run.R, fwd=1, export=1, **common)),
+                                         cuda.to_device(self._ip(net, 0, T, run.R, fwd=1, export=1,
+                                                                 **common)),
                                          cuda.to_device(self._ip(net, 0, T, run.R, bwd=1, **common)), states,
                                          flag, dX=dX, dh0=dh0, dc0=dc0)
         else:
@@ -201,7 +202,8 @@ class CudaBackend(Backend):
                      cuda.device_array(OPT_BLOCKS), cuda.device_array((1, 2)), 0, flag,
                      cuda.to_device(np.zeros(1, np.int64)), cuda.device_array(1, np.int64))
         scale = 1.0 / count if count > 0 else 1.0
-        out = {"grad": grad.copy_to_host(), "dh0": dh0.copy_to_host() * scale, "dc0": dc0.copy_to_host() * scale,
+        out = {"grad": grad.copy_to_host(), "dh0": dh0.copy_to_host() * scale,
+               "dc0": dc0.copy_to_host() * scale,
                "hT": run.hcar.copy_to_host(), "cT": run.ccar.copy_to_host()}
         if not net.has_cell_state:
             out["cT"][...] = 0
@@ -237,8 +239,7 @@ class CudaBackend(Backend):
             ipb[:, IP_BWD] = 1
             ipb_d = cuda.to_device(ipb)
         th = cuda.to_device(theta)
-        if optimizer.state is None or optimizer.state.shape[1] != P:
-            optimizer.reset(P, dt)
+        optimizer.ensure_state(theta.shape[0], theta.dtype)
         st = cuda.to_device(optimizer.state)
         step = cuda.to_device(optimizer.step)
         hyper = cuda.to_device(np.asarray(optimizer.hyper, np.float64))
@@ -311,7 +312,8 @@ class CudaBackend(Backend):
         out = []
         for k in range(net.num_layers):
             last = k == net.num_layers - 1 and net.cfg[CFG_MODE] == 1
-            h = position_hash(np.int64(seed), np.int64(k), np.int64(HEAD_STEP) if last else steps, rows, units)
+            step = np.int64(HEAD_STEP) if last else steps
+            h = position_hash(np.int64(seed), np.int64(k), step, rows, units)
             keep = np.where(h * (1.0 / 4294967296.0) < p, 0.0, 1.0 / (1.0 - p)).astype(dtype)
             out.append(np.ascontiguousarray(np.broadcast_to(keep, (N, 1 if last else T, DH))[:, 0] if last
                                             else np.broadcast_to(keep, (N, T, DH))))
@@ -319,15 +321,15 @@ class CudaBackend(Backend):
 
     def apply_update(self, optimizer, theta, grad, decay_mask):
         P, dt = theta.shape[0], theta.dtype
-        if optimizer.state is None or optimizer.state.shape[1] != P:
-            optimizer.reset(P, dt)
+        optimizer.ensure_state(theta.shape[0], theta.dtype)
         th, st = cuda.to_device(theta), cuda.to_device(optimizer.state)
         step = cuda.to_device(optimizer.step)
         hyper = cuda.to_device(np.asarray(optimizer.hyper, np.float64))
         g, psum, ctl, norm = (cuda.device_array(P, dt), cuda.device_array(OPT_BLOCKS),
                               cuda.device_array(1, np.int64), cuda.device_array(1))
         flag = cuda.to_device(np.zeros(1, np.int64))
-        self._reduce(th, cuda.to_device(np.ascontiguousarray(grad)[None]), cuda.to_device(np.array([[0.0, 1.0]])),
+        one = cuda.to_device(np.array([[0.0, 1.0]]))
+        self._reduce(th, cuda.to_device(np.ascontiguousarray(grad)[None]), one,
                      cuda.to_device(np.asarray(decay_mask, dt)), hyper, 1, g, psum, cuda.device_array((1, 2)), 0,
                      flag, step, ctl)
         optim.update[OPT_BLOCKS, optim.THREADS](int(optimizer.code), th, g, st, step, hyper, psum, ctl, norm)

@@ -26,11 +26,12 @@ def position_hash(seed, layer, step, row, unit):
     """
     h = 0
     for v in (seed, layer, step, row, unit):
+        # products modulo 2**32 in two 16-bit halves of the constant: no int64 overflow
         x = (h + v) & 0xFFFFFFFF
         x ^= x >> 16
-        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x = (x * 0x352D + (((x * 0x7FEB) & 0xFFFF) << 16)) & 0xFFFFFFFF
         x ^= x >> 15
-        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        x = (x * 0xA68B + (((x * 0x846C) & 0xFFFF) << 16)) & 0xFFFFFFFF
         x ^= x >> 16
         h = x
     return h
@@ -87,7 +88,7 @@ def ln_forward(src, s0, dst, d0, n, theta, g0, b0, xh, x0):
 
 @cuda.jit(device=True)
 def ln_backward(dout, o0, da, a0, n, theta, g0, xh, x0, rstd):
-    """Backward of :func:`ln_forward`: ``da[a0:a0+n]`` from ``dout[o0:o0+n]`` (gain/bias gradients: not here)."""
+    """Backward of :func:`ln_forward`: ``da[a0:a0+n]`` from ``dout[o0:o0+n]`` (not the gain/bias gradients)."""
     m1 = 0.0
     m2 = 0.0
     for j in range(n):

@@ -149,7 +149,8 @@ def layer_outputs(cfg, ws, o, lw, r0, idx, k, d, T, R, Rb, pdrop, seed, t0, tid,
             rem = w - t * Rb * DH
             r = rem // DH
             m = rem - r * DH
-            ws[o[G_YS] + ((k * T + t) * R + r) * DH + m] *= keep_scale_d(seed, k, t0 + t, idx[r0 + r], m, pdrop)
+            keep = keep_scale_d(seed, k, t0 + t, idx[r0 + r], m, pdrop)
+            ws[o[G_YS] + ((k * T + t) * R + r) * DH + m] *= keep
         cuda.syncthreads()
 
 
@@ -199,7 +200,7 @@ def head_forward(theta, off, cfg, ws, o, r0, idx, T, R, Rb, pdrop, seed, tid, nt
 
 @cuda.jit(device=True)
 def head_backward(theta, off, cfg, ws, o, r0, idx, T, R, Rb, pdrop, seed, t0, gp, tid, nt):
-    """From ``G_DL``: the head's gradients into ``gp``; the top layer's output gradient (``G_DY`` or ``G_DHL``)."""
+    """From ``G_DL``: the head's gradients into ``gp``, the top layer's output gradient (``G_DY``/``G_DHL``)."""
     H, D, Ly, K = cfg[CFG_HIDDEN], cfg[CFG_DIRS], cfg[CFG_LAYERS], cfg[CFG_OUTPUTS]
     DH = D * H
     mode = cfg[CFG_MODE]

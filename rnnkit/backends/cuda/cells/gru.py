@@ -66,8 +66,8 @@ def forward_step(theta, ws, o, lw, r0, q, t, T, R, Rb, H, C, act, pp, ln0, tid, 
     for r in range(tid, Rb, nt):
         if t < lw[r0 + r]:
             c0 = o[G_CA] + ((q * T + t) * R + r) * C
-            ws[c0 + 7 * H + 2] = ln_forward(ws, c0 + 2 * H, ws, c0 + 2 * H, H, theta, ln0 + 2 * H, ln0 + 5 * H,
-                                            ws, c0 + 6 * H)
+            ws[c0 + 7 * H + 2] = ln_forward(ws, c0 + 2 * H, ws, c0 + 2 * H, H, theta, ln0 + 2 * H,
+                                            ln0 + 5 * H, ws, c0 + 6 * H)
     cuda.syncthreads()
     for w in range(tid, Rb * H, nt):
         r = w // H

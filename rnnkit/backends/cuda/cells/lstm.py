@@ -95,11 +95,12 @@ def forward_step(theta, ws, o, lw, r0, q, t, T, R, Rb, H, C, act, pp, ln0, tid, 
             c0 = o[G_CA] + ((q * T + t) * R + r) * C
             if b == 0:
                 p = o[G_PRE] + r * G + 3 * H
-                ws[c0 + 10 * H + 3] = ln_forward(ws, p, ws, p, H, theta, ln0 + 3 * H, ln0 + 7 * H, ws, c0 + 8 * H)
+                ws[c0 + 10 * H + 3] = ln_forward(ws, p, ws, p, H, theta, ln0 + 3 * H, ln0 + 7 * H, ws,
+                                                 c0 + 8 * H)
             else:
                 cs = o[G_CS] + ((q * (T + 1) + t + 1) * R + r) * H
-                ws[c0 + 10 * H + 4] = ln_forward(ws, cs, ws, c0 + 4 * H, H, theta, ln0 + 8 * H, ln0 + 9 * H, ws,
-                                                 c0 + 9 * H)
+                ws[c0 + 10 * H + 4] = ln_forward(ws, cs, ws, c0 + 4 * H, H, theta, ln0 + 8 * H, ln0 + 9 * H,
+                                                 ws, c0 + 9 * H)
     cuda.syncthreads()
     for w in range(tid, Rb * H, nt):
         r = w // H
