@@ -330,8 +330,8 @@ class CudaBackend(Backend):
         flag = cuda.to_device(np.zeros(1, np.int64))
         one = cuda.to_device(np.array([[0.0, 1.0]]))
         self._reduce(th, cuda.to_device(np.ascontiguousarray(grad)[None]), one,
-                     cuda.to_device(np.asarray(decay_mask, dt)), hyper, 1, g, psum, cuda.device_array((1, 2)), 0,
-                     flag, step, ctl)
+                     cuda.to_device(np.asarray(decay_mask, dt)), hyper, 1, g, psum, cuda.device_array((1, 2)),
+                     0, flag, step, ctl)
         optim.update[OPT_BLOCKS, optim.THREADS](int(optimizer.code), th, g, st, step, hyper, psum, ctl, norm)
         th.copy_to_host(theta)
         optimizer.state[...] = st.copy_to_host()

@@ -17,7 +17,7 @@ def simulator():
 
 
 def cuda_status():
-    """``(usable, message)``: whether ``device="cuda"`` can run here (a GPU or the simulator), what was found."""
+    """``(usable, message)``: whether ``device="cuda"`` runs here (GPU or simulator), with what was found."""
     try:
         from numba import cuda
     except Exception as exc:  # numba-cuda missing or broken

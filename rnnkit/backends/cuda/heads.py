@@ -14,7 +14,7 @@ from .workspace import G_DL, G_IT, G_LG
 
 @cuda.jit(device=True)
 def item_loss(loss, ws, z, dz, K, Y, row, ty, weight):
-    """Loss of one item (logits ``ws[z:z+K]``, targets ``Y[row, ty]``); ``weight * dloss`` into ``ws[dz:]``."""
+    """Loss of one item (logits ``ws[z:z+K]``, targets ``Y[row, ty]``); its gradient into ``ws[dz:]``."""
     if loss == 0:
         m = ws[z]
         for k in range(1, K):

@@ -54,7 +54,7 @@ N_IP = 14
 @cuda.jit
 def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bstat, hcar, ccar, h_state,
            c_state, dh0, dc0, lgx, dX, out, hseq, flag):
-    """One window of the batch ``idx`` (rows of ``X`` (N, Tt, I), ``Y`` (N, Ty, Dy)); see the module docstring.
+    """One window of the batch ``idx`` (rows of ``X`` (N, Tt, I), ``Y`` (N, Ty, Dy)); see the module doc.
 
     ``ws`` (nblk, len) and ``gpart`` (nblk, P) are per block; ``wo`` the
     workspace offsets (:func:`.workspace.ws_offsets`); ``lw`` (B,) receives the
@@ -193,8 +193,8 @@ def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bs
             for tr in range(T):
                 t = T - 1 - tr
                 stack.add_output_grad(cfg, wsb, wo, lw, r0, d, cur, t, T, R, Rb, tid, nt)
-                cells.backward_step(cell, theta, wsb, wo, lw, r0, q, t, T, R, Rb, H, C, act, pp, ln0, LNW, tid,
-                                    nt)
+                cells.backward_step(cell, theta, wsb, wo, lw, r0, q, t, T, R, Rb, H, C, act, pp, ln0, LNW,
+                                    tid, nt)
                 stack.recurrent_grad(theta, off, cfg, wsb, wo, lw, r0, q, t, T, R, Rb, tid, nt)
             stack.final_state_grads(cfg, wsb, wo, r0, q, Rb, dh0, dc0, tid, nt)
             stack.param_grads(off, cfg, wsb, wo, lw, r0, k, d, T, R, Rb, LNW, gp, tid, nt)

@@ -88,7 +88,7 @@ def ln_forward(src, s0, dst, d0, n, theta, g0, b0, xh, x0):
 
 @cuda.jit(device=True)
 def ln_backward(dout, o0, da, a0, n, theta, g0, xh, x0, rstd):
-    """Backward of :func:`ln_forward`: ``da[a0:a0+n]`` from ``dout[o0:o0+n]`` (not the gain/bias gradients)."""
+    """Backward of :func:`ln_forward`: ``da[a0:a0+n]`` from ``dout[o0:o0+n]`` (gain, bias: elsewhere)."""
     m1 = 0.0
     m2 = 0.0
     for j in range(n):

@@ -200,7 +200,7 @@ def head_forward(theta, off, cfg, ws, o, r0, idx, T, R, Rb, pdrop, seed, tid, nt
 
 @cuda.jit(device=True)
 def head_backward(theta, off, cfg, ws, o, r0, idx, T, R, Rb, pdrop, seed, t0, gp, tid, nt):
-    """From ``G_DL``: the head's gradients into ``gp``, the top layer's output gradient (``G_DY``/``G_DHL``)."""
+    """From ``G_DL``: the head's gradients into ``gp``, the top layer's output gradient."""
     H, D, Ly, K = cfg[CFG_HIDDEN], cfg[CFG_DIRS], cfg[CFG_LAYERS], cfg[CFG_OUTPUTS]
     DH = D * H
     mode = cfg[CFG_MODE]
