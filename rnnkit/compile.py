@@ -10,6 +10,7 @@ Usage::
 
     python -m rnnkit.compile                      # every cell, float32 and float64
     python -m rnnkit.compile --cell gru --dtype float32
+    python -m rnnkit.compile --device cuda        # the GPU kernels (numba-cuda, a GPU)
 """
 
 import argparse
@@ -40,12 +41,15 @@ def main(argv=None):
                         help="cell to compile (repeat for several; default: all)")
     parser.add_argument("--dtype", action="append", choices=["float32", "float64"],
                         help="precision (repeat for both; default: both)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="backend whose kernels to compile (default: cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    times = warm(cells=args.cell, dtypes=args.dtype or ("float32", "float64"), progress=not args.quiet)
+    times = warm(cells=args.cell, dtypes=args.dtype or ("float32", "float64"), progress=not args.quiet,
+                 device=args.device)
     where = os.environ.get("NUMBA_CACHE_DIR") or "the package's __pycache__ directories"
     for (cell, dtype), seconds in times.items():
-        print(f"{cell:<6} {dtype:<8} {seconds:7.1f} s")
+        print(f"{args.device:<5} {cell:<6} {dtype:<8} {seconds:7.1f} s")
     print(f"cached in {where}")
     return 0
 

@@ -334,6 +334,7 @@ class CudaBackend(Backend):
                      0, flag, step, ctl)
         optim.update[OPT_BLOCKS, optim.THREADS](int(optimizer.code), th, g, st, step, hyper, psum, ctl, norm)
         th.copy_to_host(theta)
+        grad[...] = g.copy_to_host()
         optimizer.state[...] = st.copy_to_host()
         optimizer.step[...] = step.copy_to_host()
         return float(norm.copy_to_host()[0])

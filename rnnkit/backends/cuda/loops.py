@@ -51,7 +51,7 @@ from .workspace import G_CS, G_DL, G_DXW, G_HS, G_LG, G_XW, G_YS
 N_IP = 14
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bstat, hcar, ccar, h_state,
            c_state, dh0, dc0, lgx, dX, out, hseq, flag):
     """One window of the batch ``idx`` (rows of ``X`` (N, Tt, I), ``Y`` (N, Ty, Dy)); see the module doc.

@@ -32,7 +32,7 @@ THREADS = 256
 SHARED = 256
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, flag, step, ctl):
     """``grad`` = sum of ``gpart``'s rows / total weight (+ L2 when ``train``); see the module docstring."""
     tid = cuda.threadIdx.x
@@ -86,9 +86,9 @@ def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, f
                 step[0] += 1
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def update(solver, theta, grad, state, step, hyper, psum, ctl, norm_out):
-    """One solver step on ``theta`` (when ``ctl[0]``), after global-norm clipping."""
+    """One solver step on ``theta`` (when ``ctl[0]``), after global-norm clipping (left in ``grad``)."""
     if ctl[0] == 0:
         return
     s = 0.0
@@ -111,6 +111,7 @@ def update(solver, theta, grad, state, step, hyper, psum, ctl, norm_out):
     c2 = 1.0 - b2 ** t
     for k in range(cuda.grid(1), theta.shape[0], cuda.gridsize(1)):
         g = grad[k] * scale
+        grad[k] = g
         if solver == 0:
             if mu == 0:
                 theta[k] -= lr * g
