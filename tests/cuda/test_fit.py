@@ -47,8 +47,14 @@ CASES = [
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("fused", [False, True], ids=["blocks", "one-launch-epoch"])
 @pytest.mark.parametrize("params", CASES, ids=[p["cell"] + "-" + p["solver"] for p in CASES])
-def test_fit_on_the_device_equals_the_cpu_fit(params):
+def test_fit_on_the_device_equals_the_cpu_fit(params, fused, monkeypatch):
+    """Batches over several blocks (a launch per window), or in one block (the epoch in one launch)."""
+    import rnnkit.backends.cuda as cb
+
+    monkeypatch.setattr(cb, "ROWS_PER_BLOCK", None if fused else 2)
+    monkeypatch.setattr(cb, "FUSE_MAX_WORK", 4096 if fused else 0)
     rng = np.random.default_rng(0)
     X, y = _data(rng, params.get("output", "last"))
     kw = dict(hidden_size=3, max_iter=3, batch_size=3, random_state=0, dtype="float64")

@@ -44,23 +44,28 @@ from .loops import (
 from .numeric import HEAD_STEP, position_hash
 from .workspace import ln_width, ws_offsets
 
-__all__ = ["CudaBackend", "launch_shape", "MAX_THREADS", "MIN_THREADS", "ROWS_PER_BLOCK"]
+__all__ = ["CudaBackend", "launch_shape", "MAX_THREADS", "MIN_THREADS", "ROWS_PER_BLOCK", "FUSE_MAX_WORK"]
 
 #: most and fewest threads of a window kernel's block (powers of two)
 MAX_THREADS = 256
 MIN_THREADS = 32
-#: rows each block of the window kernel owns (None: one row per block up to
-#: 1024 rows, then as many as keep 1024 blocks)
+#: rows each block of the window kernel owns (None: the whole batch in one block when
+#: batch x gate units is at most FUSE_MAX_WORK, else one row per block up to 1024
+#: rows, then as many as keep 1024 blocks)
 ROWS_PER_BLOCK = None
+#: largest batch x gate units one block takes whole: such models train a whole
+#: epoch in one launch (the block updates the parameters itself); 0 turns that off
+FUSE_MAX_WORK = 4096
 #: blocks of the reduction and update kernels
 OPT_BLOCKS = 64
 
 
 def launch_shape(B, net):
     """``(rows per block, blocks, threads per block)`` of the window kernel for a batch of ``B`` rows."""
-    R = ROWS_PER_BLOCK or max(1, -(-B // 1024))
+    GH = int(net.cfg[CFG_GATES]) * int(net.cfg[CFG_HIDDEN])
+    R = ROWS_PER_BLOCK or (B if B * GH <= FUSE_MAX_WORK else max(1, -(-B // 1024)))
     R = max(1, min(R, B))
-    work = R * int(net.cfg[CFG_GATES]) * int(net.cfg[CFG_HIDDEN])
+    work = R * GH
     nt = MIN_THREADS
     while nt < work and nt < MAX_THREADS:
         nt *= 2
@@ -252,7 +257,15 @@ class CudaBackend(Backend):
         ctl = cuda.device_array(1, np.int64)
         norm = cuda.device_array(1)
         code = int(optimizer.code)
-        for w, (start, stop, t0, T, _last) in enumerate(plan):
+        if run.nblk == 1 and not external and plan:  # the whole epoch in one launch
+            wos = cuda.to_device(np.stack([ws_offsets(T, run.R, net.cfg) for T in range(Tw + 1)]))
+            steps = cuda.to_device(np.array([(start, stop, T) for start, stop, _, T, _ in plan], np.int64))
+            e3 = cuda.device_array((0, 1, 1), dt)
+            loops.epoch[1, run.nt](th, m["off"], m["cfg"], Xd, Yd, order_d, len_d, run.lw, steps, ip_d,
+                                   float(net.dropout), run.ws, wos, run.gpart, run.bstat, run.hcar, run.ccar,
+                                   *(states if states is not None else (e3, e3)), code, hyper, m["decay"], st,
+                                   step, rec, flag, e3)
+        for w, (start, stop, t0, T, _last) in enumerate([] if run.nblk == 1 and not external else plan):
             idx_d = order_d[start:stop]
             if external:
                 idx = np.asarray(order[start:stop])

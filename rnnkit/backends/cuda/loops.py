@@ -31,6 +31,7 @@ from ...slots import (
 )
 from . import cells, stack
 from .heads import head_loss
+from .optim import block_update
 from .workspace import G_CS, G_DL, G_DXW, G_HS, G_LG, G_XW, G_YS
 
 (IP_T0,       # global step of the window's first step
@@ -66,6 +67,36 @@ def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bs
     if flag[0] != 0:
         return
     blk = cuda.blockIdx.x
+    run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws[blk], wo, gpart[blk], bstat, blk, hcar,
+               ccar, h_state, c_state, dh0, dc0, lgx, dX, out, hseq)
+
+
+@cuda.jit(cache=True)
+def epoch(theta, off, cfg, X, Y, order, lengths, lw, plan, ips, pdrop, ws, wos, gpart, bstat, hcar, ccar,
+          h_state, c_state, solver, hyper, decay, state, step, rec, flag, e3):
+    """Every window of an epoch in one launch of one block (batches that one block holds).
+
+    ``plan`` (W, 3): each window's batch (first and last position in
+    ``order``) and steps; ``ips`` (W, N_IP) its settings; ``wos`` the
+    workspace offsets by window length. After each window the block reduces
+    its gradient and applies the update itself (:func:`.optim.block_update`);
+    ``rec`` gets each window's loss sum and weight, ``flag`` 1 at a
+    non-finite loss (the epoch stops there). ``e3`` is an empty (0, 1, 1) array.
+    """
+    for w in range(plan.shape[0]):
+        idx = order[plan[w, 0]:plan[w, 1]]
+        run_window(theta, off, cfg, X, Y, idx, lengths, lw, ips[w], pdrop, ws[0], wos[plan[w, 2]], gpart[0],
+                   bstat, 0, hcar, ccar, h_state, c_state, e3, e3, e3, e3, e3, e3)
+        cuda.syncthreads()
+        if not block_update(theta, gpart[0], bstat, decay, hyper, solver, state, step, rec, w, flag):
+            return
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, bstat, blk, hcar, ccar,
+               h_state, c_state, dh0, dc0, lgx, dX, out, hseq):
+    """The body of :func:`window` for block ``blk`` (its workspace ``wsb``, its gradient row ``gp``)."""
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     t0, T, R = ip[IP_T0], ip[IP_T], ip[IP_R]
@@ -73,8 +104,6 @@ def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bs
     B = idx.shape[0]
     r0 = blk * R
     Rb = min(R, B - r0)
-    wsb = ws[blk]
-    gp = gpart[blk]
     H, D, Ly, I, K = cfg[CFG_HIDDEN], cfg[CFG_DIRS], cfg[CFG_LAYERS], cfg[CFG_INPUT], cfg[CFG_OUTPUTS]
     cell, act, C = cfg[CFG_CELL], cfg[CFG_ACT], cfg[CFG_CACHE]
     DH = D * H

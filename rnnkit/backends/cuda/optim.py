@@ -36,7 +36,6 @@ SHARED = 256
 def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, flag, step, ctl):
     """``grad`` = sum of ``gpart``'s rows / total weight (+ L2 when ``train``); see the module docstring."""
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
     buf = cuda.shared.array(SHARED, float64)
     if flag[0] != 0:
         return
@@ -68,22 +67,64 @@ def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, f
                 g += alpha * decay[k] * theta[k]
         grad[k] = g
         s += g * g
-    buf[tid] = s
-    cuda.syncthreads()
-    half = nt // 2
-    while half > 0:
-        if tid < half:
-            buf[tid] += buf[tid + half]
-        cuda.syncthreads()
-        half //= 2
+    s = block_sum(buf, s)
     if tid == 0:
-        psum[cuda.blockIdx.x] = buf[0]
+        psum[cuda.blockIdx.x] = s
         if cuda.blockIdx.x == 0:
             rec[w, 0] = total
             rec[w, 1] = count
             ctl[0] = 1 if count > 0 else 0
             if train != 0 and count > 0:
                 step[0] += 1
+
+
+@cuda.jit(device=True, inline=True)
+def step_element(solver, k, g, theta, state, hyper, t):
+    """The solver's update of element ``k`` with gradient ``g`` at step ``t`` (the CPU's ``apply_update``)."""
+    lr = hyper[HYPER_LR]
+    eps = hyper[HYPER_EPSILON]
+    if solver == 0:
+        mu = hyper[HYPER_MOMENTUM]
+        if mu == 0:
+            theta[k] -= lr * g
+        else:
+            a = mu * state[0, k] + g
+            state[0, k] = a
+            theta[k] -= lr * (g + mu * a) if hyper[HYPER_NESTEROV] != 0 else lr * a
+    elif solver == 1:
+        a = state[0, k] + g * g
+        state[0, k] = a
+        theta[k] -= lr * g / (math.sqrt(a) + eps)
+    elif solver == 2:
+        rho = hyper[HYPER_RHO]
+        a = rho * state[0, k] + (1.0 - rho) * g * g
+        state[0, k] = a
+        theta[k] -= lr * g / (math.sqrt(a) + eps)
+    else:
+        b1 = hyper[HYPER_BETA_1]
+        b2 = hyper[HYPER_BETA_2]
+        a = b1 * state[0, k] + (1.0 - b1) * g
+        v = b2 * state[1, k] + (1.0 - b2) * g * g
+        state[0, k] = a
+        state[1, k] = v
+        theta[k] -= lr * (a / (1.0 - b1 ** t)) / (math.sqrt(v / (1.0 - b2 ** t)) + eps)
+
+
+@cuda.jit(device=True)
+def block_sum(buf, value):
+    """Sum of ``value`` over the block's threads (a power of two, at most :data:`SHARED`)."""
+    tid = cuda.threadIdx.x
+    buf[tid] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if tid < half:
+            buf[tid] += buf[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    total = buf[0]
+    cuda.syncthreads()
+    return total
 
 
 @cuda.jit(cache=True)
@@ -99,37 +140,49 @@ def update(solver, theta, grad, state, step, hyper, psum, ctl, norm_out):
         norm_out[0] = norm
     clip = hyper[HYPER_CLIP]
     scale = clip / norm if clip > 0 and norm > clip else 1.0
-    lr = hyper[HYPER_LR]
-    eps = hyper[HYPER_EPSILON]
-    mu = hyper[HYPER_MOMENTUM]
-    nesterov = hyper[HYPER_NESTEROV] != 0
-    rho = hyper[HYPER_RHO]
-    b1 = hyper[HYPER_BETA_1]
-    b2 = hyper[HYPER_BETA_2]
     t = step[0]
-    c1 = 1.0 - b1 ** t
-    c2 = 1.0 - b2 ** t
     for k in range(cuda.grid(1), theta.shape[0], cuda.gridsize(1)):
         g = grad[k] * scale
         grad[k] = g
-        if solver == 0:
-            if mu == 0:
-                theta[k] -= lr * g
-            else:
-                a = mu * state[0, k] + g
-                state[0, k] = a
-                theta[k] -= lr * (g + mu * a) if nesterov else lr * a
-        elif solver == 1:
-            a = state[0, k] + g * g
-            state[0, k] = a
-            theta[k] -= lr * g / (math.sqrt(a) + eps)
-        elif solver == 2:
-            a = rho * state[0, k] + (1.0 - rho) * g * g
-            state[0, k] = a
-            theta[k] -= lr * g / (math.sqrt(a) + eps)
-        else:
-            a = b1 * state[0, k] + (1.0 - b1) * g
-            v = b2 * state[1, k] + (1.0 - b2) * g * g
-            state[0, k] = a
-            state[1, k] = v
-            theta[k] -= lr * (a / c1) / (math.sqrt(v / c2) + eps)
+        step_element(solver, k, g, theta, state, hyper, t)
+
+
+@cuda.jit(device=True)
+def block_update(theta, grad, bstat, decay, hyper, solver, state, step, rec, w, flag):
+    """:func:`reduce_grads` and :func:`update` by one block on its own gradient row ``grad`` (in place).
+
+    Returns False when the window's loss is not finite (``flag`` set, no update).
+    """
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    buf = cuda.shared.array(SHARED, float64)
+    total = bstat[0, 0]
+    count = bstat[0, 1]
+    if not math.isfinite(total):
+        if tid == 0:
+            flag[0] = 1
+            rec[w, 0] = total
+            rec[w, 1] = count
+        return False
+    if count <= 0:
+        return True
+    alpha = hyper[HYPER_ALPHA]
+    s = 0.0
+    for k in range(tid, theta.shape[0], nt):
+        g = grad[k] / count
+        if alpha != 0:
+            g += alpha * decay[k] * theta[k]
+        grad[k] = g
+        s += g * g
+    norm = math.sqrt(block_sum(buf, s))
+    clip = hyper[HYPER_CLIP]
+    scale = clip / norm if clip > 0 and norm > clip else 1.0
+    t = step[0] + 1
+    for k in range(tid, theta.shape[0], nt):
+        step_element(solver, k, grad[k] * scale, theta, state, hyper, t)
+    cuda.syncthreads()
+    if tid == 0:
+        step[0] = t
+        rec[w, 0] = total
+        rec[w, 1] = count
+    return True
