@@ -41,8 +41,8 @@ from rnnkit.optim import Optimizer  # noqa: E402
 
 #: workload -> (sizes, smoke sizes, target ratio PyTorch / rnnkit from the GPU issue)
 WORKLOADS = {
-    "echo": (dict(N=ECHO_BATCH, T=9990, I=1, H=ECHO_HIDDEN, K=ECHO_CLASSES, batch=ECHO_BATCH, bptt=ECHO_WINDOW,
-                  cell="rnn", bi=False, out="sequence", solver="adagrad", lr=ECHO_LR),
+    "echo": (dict(N=ECHO_BATCH, T=9990, I=1, H=ECHO_HIDDEN, K=ECHO_CLASSES, batch=ECHO_BATCH,
+                  bptt=ECHO_WINDOW, cell="rnn", bi=False, out="sequence", solver="adagrad", lr=ECHO_LR),
              dict(N=2, T=12, bptt=4, batch=2), 5.0),
     "mnist1d": (dict(N=4000, T=40, I=1, H=6, K=10, batch=100, bptt=None, cell="gru", bi=True, out="last",
                      solver="adam", lr=1e-3),
@@ -155,7 +155,8 @@ def run(names, repeats, smoke=False):
 
 def format_table(rows):
     """The results as a text table (ratio = PyTorch time / rnnkit time)."""
-    lines = [f"{'workload':<9} {'first call':>11} {'rnnkit':>11} {'PyTorch':>11} {'ratio':>7} {'target':>7}"]
+    head = ("workload", "first call", "rnnkit", "PyTorch", "ratio", "target")
+    lines = ["{:<9} {:>11} {:>11} {:>11} {:>7} {:>7}".format(*head)]
     for name, first, ours, theirs, target in rows:
         ratio = f"{theirs / ours:6.2f}x" if theirs else "     --"
         th = f"{theirs * 1e3:9.2f}ms" if theirs else "         --"
@@ -168,7 +169,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per workload (default 5)")
     parser.add_argument("--only", default=None, help="comma-separated workloads (default: all)")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, rnnkit only (runs in the simulator)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, rnnkit only (simulator too)")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="a launch per window even where one block holds the batch (FUSE_MAX_WORK = 0)")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(WORKLOADS)
     from rnnkit.backends import get_backend
@@ -184,7 +187,12 @@ def main(argv=None):
 
     print(f"rnnkit on {get_backend('cuda').found}; float32")
     torch = None if args.smoke else _torch_cuda()
-    print(f"PyTorch: {torch.__version__ + ', cuDNN ' + str(torch.backends.cudnn.version()) if torch else 'not used'}")
+    if args.no_fuse:
+        import rnnkit.backends.cuda as cb
+
+        cb.FUSE_MAX_WORK = 0
+    peer = f"{torch.__version__}, cuDNN {torch.backends.cudnn.version()}" if torch else "not used"
+    print(f"PyTorch: {peer}")
     print(format_table(run(names, 1 if args.smoke else args.repeats, args.smoke)))
     return 0
 

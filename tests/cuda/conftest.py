@@ -26,7 +26,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     if USABLE:
         return
-    skip = pytest.mark.skip(reason=f"no GPU and no CUDA simulator ({FOUND}); run with NUMBA_ENABLE_CUDASIM=1")
+    skip = pytest.mark.skip(reason=f"no GPU, no CUDA simulator ({FOUND}); NUMBA_ENABLE_CUDASIM=1 runs them")
     for item in items:
         if "tests/cuda" in str(item.fspath).replace("\\", "/"):
             item.add_marker(skip)

@@ -125,7 +125,7 @@ def test_update_twins(solver, extra):
             g = np.sin(np.arange(23.0) + k) * (k + 1)
             norms.append(opt.update(th, g, decay))
         out[dev] = th, norms, g, opt.state.copy(), int(opt.step[0])
-    for a, b in zip(out["cpu"], out["cuda"]):
+    for a, b in zip(out["cpu"], out["cuda"], strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
 
 
@@ -147,7 +147,7 @@ def test_gpu_model_pickled_predicts_where_no_gpu_is_usable(tmp_path):
             model = pickle.loads(open({str(path)!r}, "rb").read())
         assert any("runs on the CPU" in str(w.message) for w in caught), [str(w.message) for w in caught]
         assert model._net.device == "cpu" and model.device == "cuda"
-        proba = model.predict_proba([x[:n] for x, n in zip(X, lengths)])
+        proba = model.predict_proba([x[:n] for x, n in zip(X, lengths, strict=True)])
         np.save({str(tmp_path / "proba.npy")!r}, proba)
     """)
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}

@@ -66,7 +66,8 @@ def test_twin_matches_cpu_float64(combo):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("combo", [c for c in COMBOS if c[1] == 2 and c[2] and c[4] and not c[5]],
-                         ids=[i for c, i in zip(COMBOS, IDS) if c[1] == 2 and c[2] and c[4] and not c[5]])
+                         ids=[i for c, i in zip(COMBOS, IDS, strict=True)
+                              if c[1] == 2 and c[2] and c[4] and not c[5]])
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)], ids=["f64", "f32"])
 def test_twin_matches_cpu_stacked_bidirectional_layer_norm(combo, dtype, rtol):
     rng = np.random.default_rng(zlib.crc32(repr(combo).encode()) + 1)
@@ -104,10 +105,10 @@ def test_dropout_masks_depend_on_seed_and_position_only():
     net = Network("gru", 2, 3, 2, num_layers=2, dropout=0.5, device="cuda")
     a = net.dropout_masks(3, 6, 5)
     b = net.dropout_masks(3, 4, 5)  # fewer rows: the same rows' masks
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[:4], y)
         assert set(np.unique(x)) <= {0.0, 2.0}
     c = net.dropout_masks(4, 6, 5)
-    assert any((x != y).any() for x, y in zip(a, c))
+    assert any((x != y).any() for x, y in zip(a, c, strict=True))
     keep = np.concatenate([m.ravel() for m in net.dropout_masks(9, 64, 30)]) > 0
     assert abs(keep.mean() - 0.5) < 0.03
