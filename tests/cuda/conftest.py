@@ -16,7 +16,7 @@ USABLE, FOUND = cuda_status()
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: the subset run on a real GPU (python -m pytest tests/cuda -m gpu)")
+    config.addinivalue_line("markers", "gpu: the subset run on a real GPU (pytest tests/cuda -m gpu)")
     if USABLE and simulator():
         # the simulator's block runner polls its threads while holding the GIL: a short switch
         # interval lets the simulated threads run (3-5x faster here)
@@ -26,7 +26,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     if USABLE:
         return
-    skip = pytest.mark.skip(reason=f"no GPU, no CUDA simulator ({FOUND}); NUMBA_ENABLE_CUDASIM=1 runs them")
+    skip = pytest.mark.skip(reason=f"no GPU, no CUDA simulator ({FOUND}); see NUMBA_ENABLE_CUDASIM")
     for item in items:
         if "tests/cuda" in str(item.fspath).replace("\\", "/"):
             item.add_marker(skip)
