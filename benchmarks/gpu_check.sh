@@ -17,8 +17,8 @@ for p in tqdm hypothesis pytest; do
     python -c "import $p" 2>/dev/null || pip install -q --no-index --find-links .device-wheels "$p" 2>&1 | tail -1
 done
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-python -c "import sys, numba, numba_cuda, numpy, torch; print(sys.version.split()[0], 'numba', numba.__version__,
-'numba-cuda', numba_cuda.__version__, 'numpy', numpy.__version__, 'torch', torch.__version__)"
+python -c "import sys; from importlib.metadata import version as v
+print(sys.version.split()[0], *(f'{p} {v(p)}' for p in ('numba', 'numba-cuda', 'numpy', 'torch')))"
 
 stamp "CPU references for the tests, compiled in the background"
 for c in rnn lstm gru; do
