@@ -12,7 +12,8 @@ start=$(date +%s)
 stamp() { echo "=== $1 ($(( $(date +%s) - start ))s)"; }
 
 stamp install
-pip install -q --no-deps --no-build-isolation -e . 2>&1 | tail -2
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}  # also when the editable install cannot build here
+pip install -q --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 || echo "pip install failed: PYTHONPATH"
 for p in tqdm hypothesis pytest; do
     python -c "import $p" 2>/dev/null || pip install -q --no-index --find-links .device-wheels "$p" 2>&1 | tail -1
 done
@@ -35,5 +36,6 @@ timeout 90 python benchmarks/bench_cuda.py --repeats 3 --only echo,mnist1d --no-
 stamp "waiting for the CPU compilations"
 wait
 stamp "tests/cuda -m gpu (no simulator)"
-timeout 230 python -m pytest tests/cuda -m gpu -p no:cacheprovider -q -o addopts="" -rf 2>&1 | tee "$OUT/tests.txt" | tail -25
+timeout 230 python -m pytest tests/cuda -m gpu -p no:cacheprovider -q -o addopts="" --tb=line -rf 2>&1 \
+    | tee "$OUT/tests.txt" | tail -45
 stamp done
