@@ -44,6 +44,9 @@ from .loops import (
 from .numeric import HEAD_STEP, position_hash
 from .workspace import ln_width, ws_offsets
 
+if not hasattr(np, "row_stack"):  # NumPy 2.5 removed it; numba-cuda 0.30 still overloads it when its target loads
+    np.row_stack = np.vstack
+
 __all__ = ["CudaBackend", "launch_shape", "MAX_THREADS", "MIN_THREADS", "ROWS_PER_BLOCK", "FUSE_MAX_WORK"]
 
 #: most and fewest threads of a window kernel's block (powers of two)
