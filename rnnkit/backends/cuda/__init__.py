@@ -44,7 +44,7 @@ from .loops import (
 from .numeric import HEAD_STEP, position_hash
 from .workspace import ln_width, ws_offsets
 
-if not hasattr(np, "row_stack"):  # NumPy 2.5 removed it; numba-cuda 0.30 still overloads it when its target loads
+if not hasattr(np, "row_stack"):  # gone in NumPy 2.5; numba-cuda 0.30 overloads it when its target loads
     np.row_stack = np.vstack
 
 __all__ = ["CudaBackend", "launch_shape", "MAX_THREADS", "MIN_THREADS", "ROWS_PER_BLOCK", "FUSE_MAX_WORK"]
