@@ -47,14 +47,16 @@ CASES = [
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("fused", [False, True], ids=["blocks", "one-launch-epoch"])
+@pytest.mark.parametrize("path", ["epoch", "window", "window+reduce+update"])
 @pytest.mark.parametrize("params", CASES, ids=[p["cell"] + "-" + p["solver"] for p in CASES])
-def test_fit_on_the_device_equals_the_cpu_fit(params, fused, monkeypatch):
-    """Batches over several blocks (a launch per window), or in one block (the epoch in one launch)."""
+def test_fit_on_the_device_equals_the_cpu_fit(params, path, monkeypatch):
+    """Every launch plan: the epoch in one launch of one block; batches over several blocks with the
+    last block updating (a launch per window), or with the reduction and update kernels after it."""
     import rnnkit.backends.cuda as cb
 
-    monkeypatch.setattr(cb, "ROWS_PER_BLOCK", None if fused else 2)
-    monkeypatch.setattr(cb, "FUSE_MAX_WORK", 4096 if fused else 0)
+    monkeypatch.setattr(cb, "ROWS_PER_BLOCK", None if path == "epoch" else 2)
+    monkeypatch.setattr(cb, "FUSE_MAX_WORK", 4096 if path == "epoch" else 0)
+    monkeypatch.setattr(cb, "LAST_BLOCK_MAX_WORK", 0 if path == "window+reduce+update" else 1 << 21)
     rng = np.random.default_rng(0)
     X, y = _data(rng, params.get("output", "last"))
     kw = dict(hidden_size=3, max_iter=3, batch_size=3, random_state=0, dtype="float64")

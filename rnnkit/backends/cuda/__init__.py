@@ -39,6 +39,8 @@ from .loops import (
     IP_T,
     IP_T0,
     IP_TRAIN,
+    IP_UPDATE,
+    IP_W,
     N_IP,
 )
 from .numeric import HEAD_STEP, position_hash
@@ -58,9 +60,12 @@ MIN_THREADS = 32
 ROWS_PER_BLOCK = None
 #: largest batch x gate units one block takes whole: such models train a whole
 #: epoch in one launch (the block updates the parameters itself); 0 turns that off
-FUSE_MAX_WORK = 4096
+FUSE_MAX_WORK = 256
 #: blocks of the reduction and update kernels
 OPT_BLOCKS = 64
+#: largest parameters x blocks for which the last block of a window kernel sums the
+#: blocks' gradients and applies the update itself (else two more kernels do)
+LAST_BLOCK_MAX_WORK = 1 << 21
 
 
 def launch_shape(B, net):
@@ -73,10 +78,6 @@ def launch_shape(B, net):
     while nt < work and nt < MAX_THREADS:
         nt *= 2
     return R, -(-B // R), min(nt, MAX_THREADS)
-
-
-def _empty(shape, dt):
-    return cuda.device_array(shape, dt)
 
 
 class _Run:
@@ -94,6 +95,13 @@ class _Run:
         LD, H = net.n_states, net.hidden_size
         self.hcar = cuda.to_device(np.zeros((LD, B, H), dt))
         self.ccar = cuda.to_device(np.zeros((LD, B, H), dt))
+        self.e3 = cuda.device_array((0, 1, 1), dt)
+        self.flag = cuda.to_device(np.zeros(1, np.int64))
+        self.counter = cuda.to_device(np.zeros(1, np.int64))
+        self.no_opt = (0, cuda.to_device(np.zeros(16)), cuda.device_array((2, 0), dt),
+                       cuda.to_device(np.zeros(1, np.int64)), cuda.device_array((1, 2)))
+        #: whether the last block of a window reduces the gradient and updates (no extra launches)
+        self.update_in_window = P * self.nblk <= LAST_BLOCK_MAX_WORK
 
     def offsets(self, T):
         if T not in self.wo:
@@ -132,22 +140,24 @@ class CudaBackend(Backend):
         ip = np.zeros(N_IP, np.int64)
         ip[IP_T0], ip[IP_T], ip[IP_R], ip[IP_LNW] = t0, T, R, ln_width(net.cfg)
         names = {"fwd": IP_FWD, "train": IP_TRAIN, "bwd": IP_BWD, "first": IP_FIRST, "carry": IP_CARRY,
-                 "revzero": IP_REVZERO, "last": IP_LAST, "dx": IP_DX, "seed": IP_SEED, "export": IP_EXPORT}
+                 "revzero": IP_REVZERO, "last": IP_LAST, "dx": IP_DX, "seed": IP_SEED, "export": IP_EXPORT,
+                 "update": IP_UPDATE, "w": IP_W}
         for name, value in flags.items():
             ip[names[name]] = int(value)
         return ip
 
     def _window(self, m, run, T, ip, theta, X, Y, idx, lengths, pdrop, states, dX=None, out=None, hseq=None,
-                lgx=None, dh0=None, dc0=None, flag=None):
-        dt = theta.dtype
-        e3 = _empty((0, 1, 1), dt)
+                lgx=None, dh0=None, dc0=None, flag=None, opt=None):
+        """Launch the window kernel; ``opt`` = (solver code, hyper, state, step, rec) when it also updates."""
+        e3 = run.e3
         hs, cs = states if states is not None else (e3, e3)
+        solver, hyper, state, step, rec = opt if opt is not None else run.no_opt
         loops.window[run.nblk, run.nt](
             theta, m["off"], m["cfg"], X, Y, idx, lengths, run.lw, ip, float(pdrop), run.ws, run.offsets(T),
             run.gpart, run.bstat, run.hcar, run.ccar, hs, cs, e3 if dh0 is None else dh0,
             e3 if dc0 is None else dc0, e3 if lgx is None else lgx, e3 if dX is None else dX,
-            e3 if out is None else out, e3 if hseq is None else hseq,
-            flag if flag is not None else cuda.to_device(np.zeros(1, np.int64)))
+            e3 if out is None else out, e3 if hseq is None else hseq, run.flag if flag is None else flag,
+            run.counter, solver, hyper, m["decay"], state, step, rec)
 
     @staticmethod
     def _reduce(theta, gpart, bstat, decay, hyper, train, grad, psum, rec, w, flag, step, ctl):
@@ -236,9 +246,11 @@ class CudaBackend(Backend):
             for t0 in starts:
                 plan.append((start, stop, t0, min(bptt, maxlen - t0), t0 == starts[-1]))
         external = net.cfg[CFG_LOSS] < 0
-        ips = np.stack([self._ip(net, t0, T, run.R, fwd=1, train=not external, first=t0 == 0, carry=carry,
-                                 revzero=1, last=last, seed=seed, export=external)
-                        for start, stop, t0, T, last in plan]) if plan else np.zeros((0, N_IP), np.int64)
+        in_window = run.update_in_window and not external
+        ips = np.zeros((len(plan), N_IP), np.int64)
+        for w, (_, _, t0, T, last) in enumerate(plan):
+            ips[w] = self._ip(net, t0, T, run.R, fwd=1, train=not external, first=t0 == 0, carry=carry,
+                              revzero=1, last=last, seed=seed, export=external, update=in_window, w=w)
         ip_d = cuda.to_device(ips)
         if external:
             ipb = ips.copy()
@@ -274,6 +286,10 @@ class CudaBackend(Backend):
                 idx = np.asarray(order[start:stop])
                 self._outside(net, run, m, T, t0, th, Xd, Yd, idx_d, len_d, Y, idx, lengths[idx], net.dropout,
                               ip_d[w], ipb_d[w], states, flag)
+            elif in_window:
+                self._window(m, run, T, ip_d[w], th, Xd, Yd, idx_d, len_d, net.dropout, states, flag=flag,
+                             opt=(code, hyper, st, step, rec))
+                continue
             else:
                 self._window(m, run, T, ip_d[w], th, Xd, Yd, idx_d, len_d, net.dropout, states, flag=flag)
             self._reduce(th, run.gpart, run.bstat, m["decay"], hyper, 1, grad, psum, rec, w, flag, step, ctl)

@@ -13,7 +13,7 @@ Integer settings travel in ``ip`` (slots ``IP_*``), the dropout probability
 in ``pdrop``.
 """
 
-from numba import cuda
+from numba import cuda, int64
 
 from ...slots import (
     CFG_ACT,
@@ -48,13 +48,15 @@ from .workspace import G_CS, G_DL, G_DXW, G_HS, G_LG, G_XW, G_YS
  IP_SEED,     # dropout seed
  IP_EXPORT,   # 1: the head's outputs into ``lgx`` (for a loss computed outside)
  IP_LNW,      # layer-normalised values per step and row (:func:`.workspace.ln_width`)
- ) = range(14)
-N_IP = 14
+ IP_UPDATE,   # 1: the last block to finish reduces the gradient and updates (:func:`.optim.block_update`)
+ IP_W,        # the window's index in the epoch (its record in ``rec``)
+ ) = range(16)
+N_IP = 16
 
 
 @cuda.jit(cache=True)
 def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bstat, hcar, ccar, h_state,
-           c_state, dh0, dc0, lgx, dX, out, hseq, flag):
+           c_state, dh0, dc0, lgx, dX, out, hseq, flag, counter, solver, hyper, decay, state, step, rec):
     """One window of the batch ``idx`` (rows of ``X`` (N, Tt, I), ``Y`` (N, Ty, Dy)); see the module doc.
 
     ``ws`` (nblk, len) and ``gpart`` (nblk, P) are per block; ``wo`` the
@@ -62,13 +64,29 @@ def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bs
     rows' window lengths; ``hcar``/``ccar`` (L*D, B, H) the states carried
     between windows; ``out`` (N, Ty, K) and ``hseq`` (N, Tt, D*H) prediction
     outputs (unless empty); ``flag[0] != 0`` (a non-finite loss earlier in the
-    epoch) skips the launch.
+    epoch) skips the launch. With ``ip[IP_UPDATE]`` the last block to finish
+    (``counter``, reset after) sums the blocks' gradients and applies the
+    update itself (:func:`.optim.block_update`, the solver's arrays): one
+    launch per window.
     """
     if flag[0] != 0:
         return
     blk = cuda.blockIdx.x
     run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws[blk], wo, gpart[blk], bstat, blk, hcar,
                ccar, h_state, c_state, dh0, dc0, lgx, dX, out, hseq)
+    if ip[IP_UPDATE] == 0:
+        return
+    last = cuda.shared.array(1, int64)
+    cuda.threadfence()
+    cuda.syncthreads()
+    if cuda.threadIdx.x == 0:
+        last[0] = 1 if cuda.atomic.add(counter, 0, 1) == cuda.gridDim.x - 1 else 0
+    cuda.syncthreads()
+    if last[0] == 1:
+        cuda.threadfence()
+        block_update(theta, gpart, bstat, decay, hyper, solver, state, step, rec, ip[IP_W], flag)
+        if cuda.threadIdx.x == 0:
+            counter[0] = 0
 
 
 @cuda.jit(cache=True)
@@ -88,7 +106,7 @@ def epoch(theta, off, cfg, X, Y, order, lengths, lw, plan, ips, pdrop, ws, wos, 
         run_window(theta, off, cfg, X, Y, idx, lengths, lw, ips[w], pdrop, ws[0], wos[plan[w, 2]], gpart[0],
                    bstat, 0, hcar, ccar, h_state, c_state, e3, e3, e3, e3, e3, e3)
         cuda.syncthreads()
-        if not block_update(theta, gpart[0], bstat, decay, hyper, solver, state, step, rec, w, flag):
+        if not block_update(theta, gpart, bstat, decay, hyper, solver, state, step, rec, w, flag):
             return
         cuda.syncthreads()
 

@@ -148,16 +148,20 @@ def update(solver, theta, grad, state, step, hyper, psum, ctl, norm_out):
 
 
 @cuda.jit(device=True)
-def block_update(theta, grad, bstat, decay, hyper, solver, state, step, rec, w, flag):
-    """:func:`reduce_grads` and :func:`update` by one block on its own gradient row ``grad`` (in place).
+def block_update(theta, gpart, bstat, decay, hyper, solver, state, step, rec, w, flag):
+    """:func:`reduce_grads` and :func:`update` by one block: the sum of ``gpart``'s rows, in its row 0.
 
-    Returns False when the window's loss is not finite (``flag`` set, no update).
+    The window's total weight and loss are summed from ``bstat``. Returns
+    False when the loss is not finite (``flag`` set, no update).
     """
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     buf = cuda.shared.array(SHARED, float64)
-    total = bstat[0, 0]
-    count = bstat[0, 1]
+    total = 0.0
+    count = 0.0
+    for b in range(bstat.shape[0]):
+        total += bstat[b, 0]
+        count += bstat[b, 1]
     if not math.isfinite(total):
         if tid == 0:
             flag[0] = 1
@@ -169,17 +173,20 @@ def block_update(theta, grad, bstat, decay, hyper, solver, state, step, rec, w, 
     alpha = hyper[HYPER_ALPHA]
     s = 0.0
     for k in range(tid, theta.shape[0], nt):
-        g = grad[k] / count
+        g = 0.0
+        for b in range(gpart.shape[0]):
+            g += gpart[b, k]
+        g = g / count
         if alpha != 0:
             g += alpha * decay[k] * theta[k]
-        grad[k] = g
+        gpart[0, k] = g
         s += g * g
     norm = math.sqrt(block_sum(buf, s))
     clip = hyper[HYPER_CLIP]
     scale = clip / norm if clip > 0 and norm > clip else 1.0
     t = step[0] + 1
     for k in range(tid, theta.shape[0], nt):
-        step_element(solver, k, grad[k] * scale, theta, state, hyper, t)
+        step_element(solver, k, gpart[0, k] * scale, theta, state, hyper, t)
     cuda.syncthreads()
     if tid == 0:
         step[0] = t
