@@ -112,3 +112,18 @@ def test_dropout_masks_depend_on_seed_and_position_only():
     assert any((x != y).any() for x, y in zip(a, c, strict=True))
     keep = np.concatenate([m.ravel() for m in net.dropout_masks(9, 64, 30)]) > 0
     assert abs(keep.mean() - 0.5) < 0.03
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_twin_hidden_size_above_a_warp(cell, monkeypatch):
+    """A hidden size above the block's threads: each thread takes several outputs of every product."""
+    import rnnkit.backends.cuda as cb
+
+    monkeypatch.setattr(cb, "MIN_THREADS", 32)
+    monkeypatch.setattr(cb, "MAX_THREADS", 32)
+    rng = np.random.default_rng(7)
+    combo = (cell, 1, False, False, False, 0.0, "last")
+    cpu, gpu = make_net(combo, I=2, H=33, K=2), make_net(combo, I=2, H=33, K=2)
+    gpu.device = "cuda"
+    _compare(cpu, gpu, np.float64, 1e-10, rng, N=2, T=4)

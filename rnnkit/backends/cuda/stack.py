@@ -51,6 +51,7 @@ from .workspace import (
     G_HS,
     G_LG,
     G_PRE,
+    G_WT,
     G_XP,
     G_XW,
     G_YS,
@@ -83,6 +84,16 @@ def project(theta, off, cfg, ws, o, lw, r0, k, d, T, R, Rb, tid, nt):
     wih, whh, bih, bhh, pp, ln0 = layer_offsets(off, k * D + d)
     nb = bhh - bih
     split = cfg[CFG_SPLIT_HH] != 0
+    wt = o[G_WT]  # W_hh transposed (H, G*H), then W_ih transposed (Ik, G*H)
+    for w in range(tid, GH * (H + Ik), nt):
+        if w < GH * H:
+            g = w // H
+            ws[wt + (w - g * H) * GH + g] = theta[whh + w]
+        else:
+            g = (w - GH * H) // Ik
+            ws[wt + GH * H + (w - GH * H - g * Ik) * GH + g] = theta[wih + w - GH * H]
+    cuda.syncthreads()
+    wti = wt + GH * H
     for w in range(tid, T * Rb * GH, nt):
         t = w // (Rb * GH)
         rem = w - t * Rb * GH
@@ -93,8 +104,9 @@ def project(theta, off, cfg, ws, o, lw, r0, k, d, T, R, Rb, tid, nt):
             continue
         s = t if d == 0 else L - 1 - t
         acc = 0.0
+        src = o[G_XW] + (s * R + r) * I if k == 0 else o[G_YS] + (((k - 1) * T + s) * R + r) * DH
         for i in range(Ik):
-            acc += theta[wih + g * Ik + i] * input_at(ws, o, k, s, r, i, T, R, I, DH)
+            acc += ws[wti + i * GH + g] * ws[src + i]
         if nb > 0:
             acc += theta[bih + g] if split else theta[bih + g] + theta[bhh + g]
         ws[o[G_XP] + (t * R + r) * GH + g] = acc
@@ -108,18 +120,21 @@ def recurrent_product(theta, off, cfg, ws, o, lw, r0, q, t, T, R, Rb, tid, nt):
     GH = cfg[CFG_GATES] * H
     wih, whh, bih, bhh, pp, ln0 = layer_offsets(off, q)
     add_b = cfg[CFG_SPLIT_HH] != 0 and bhh > bih
+    hs = o[G_HS] + (q * (T + 1) + t) * R * H
+    pre = o[G_PRE]
+    wt = o[G_WT]  # W_hh transposed (H, G*H): a warp's threads read side by side
     for w in range(tid, Rb * GH, nt):
         r = w // GH
         g = w - r * GH
         if t >= lw[r0 + r]:
             continue
-        h0 = o[G_HS] + ((q * (T + 1) + t) * R + r) * H
+        h0 = hs + r * H
         acc = 0.0
         for j in range(H):
-            acc += theta[whh + g * H + j] * ws[h0 + j]
+            acc += ws[wt + j * GH + g] * ws[h0 + j]
         if add_b:
             acc += theta[bhh + g]
-        ws[o[G_PRE] + r * GH + g] = acc
+        ws[pre + r * GH + g] = acc
     cuda.syncthreads()
 
 
@@ -314,18 +329,22 @@ def param_grads(off, cfg, ws, o, lw, r0, k, d, T, R, Rb, LNW, gp, tid, nt):
         if w < n1:
             g = w // Ik
             i = w - g * Ik
+            src = o[G_XW] + i if k == 0 else o[G_YS] + (k - 1) * T * R * DH + i
             for r in range(Rb):
                 L = lw[r0 + r]
+                a = o[G_DPI] + r * GH + g
                 for t in range(L):
                     s = t if d == 0 else L - 1 - t
-                    acc += ws[o[G_DPI] + (t * R + r) * GH + g] * input_at(ws, o, k, s, r, i, T, R, I, DH)
+                    acc += ws[a + t * R * GH] * ws[src + (s * R + r) * Ik]
             gp[wih + w] = acc
         elif w < n1 + n2:
             g = (w - n1) // H
             j = w - n1 - g * H
             for r in range(Rb):
+                a = dph + r * GH + g
+                b = o[G_HS] + (q * (T + 1) * R + r) * H + j
                 for t in range(lw[r0 + r]):
-                    acc += ws[dph + (t * R + r) * GH + g] * ws[o[G_HS] + ((q * (T + 1) + t) * R + r) * H + j]
+                    acc += ws[a + t * R * GH] * ws[b + t * R * H]
             gp[whh + w - n1] = acc
         else:
             g = (w - n1 - n2) % GH

@@ -41,8 +41,9 @@ from ...slots import (
  G_DCH,   # (R, H) scratch: the cell-state share of the output gradient
  G_DHL,   # (R, D*H) gradient of the last-step features
  G_DXW,   # (T, R, I) gradient of the window's inputs
- ) = range(20)
-N_G = 20
+ G_WT,    # (H + max(I, D*H), G*H) the current (layer, direction)'s W_hh and W_ih transposed
+ ) = range(21)
+N_G = 21
 
 
 def ln_width(cfg):
@@ -63,5 +64,5 @@ def ws_offsets(T, R, cfg):
     sizes = [T * R * I, LD * (T + 1) * R * H, LD * (T + 1) * R * H if has_c else 0,
              LD * T * R * int(cfg[CFG_CACHE]), L * T * R * DH, T * R * GH, R * GH, R * DH, Tl * R * K,
              Tl * R * K, Tl * R, 2 * T * R * DH, T * R * GH, T * R * GH if cfg[CFG_SPLIT_HH] else 0,
-             T * R * ln_width(cfg), R * H, R * H, R * H, R * DH, T * R * I]
+             T * R * ln_width(cfg), R * H, R * H, R * H, R * DH, T * R * I, GH * (H + max(I, DH))]
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
