@@ -170,6 +170,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per workload (default 5)")
     parser.add_argument("--only", default=None, help="comma-separated workloads (default: all)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, rnnkit only (simulator too)")
+    parser.add_argument("--rows-per-block", type=int, default=None,
+                        help="rows each block of the window kernel owns (default: the backend's choice)")
     parser.add_argument("--no-fuse", action="store_true",
                         help="a launch per window even where one block holds the batch (FUSE_MAX_WORK = 0)")
     args = parser.parse_args(argv)
@@ -187,10 +189,11 @@ def main(argv=None):
 
     print(f"rnnkit on {get_backend('cuda').found}; float32")
     torch = None if args.smoke else _torch_cuda()
-    if args.no_fuse:
+    if args.no_fuse or args.rows_per_block:
         import rnnkit.backends.cuda as cb
 
-        cb.FUSE_MAX_WORK = 0
+        cb.FUSE_MAX_WORK = 0 if args.no_fuse else cb.FUSE_MAX_WORK
+        cb.ROWS_PER_BLOCK = args.rows_per_block
     peer = f"{torch.__version__}, cuDNN {torch.backends.cudnn.version()}" if torch else "not used"
     print(f"PyTorch: {peer}")
     print(format_table(run(names, 1 if args.smoke else args.repeats, args.smoke)))

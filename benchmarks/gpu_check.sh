@@ -33,6 +33,12 @@ timeout 240 python benchmarks/bench_cuda.py --repeats 5 2>&1 | tee "$OUT/bench.t
 stamp "bench_cuda.py --no-fuse (a launch per window)"
 timeout 90 python benchmarks/bench_cuda.py --repeats 3 --only echo,mnist1d --no-fuse 2>&1 | tee "$OUT/bench-nofuse.txt"
 
+for rows in 2 4; do
+    stamp "bench_cuda.py --rows-per-block $rows (LSTM steps)"
+    timeout 60 python benchmarks/bench_cuda.py --repeats 3 --only lstm128,lstm512 --rows-per-block $rows 2>&1 \
+        | tee "$OUT/bench-rows$rows.txt"
+done
+
 stamp "waiting for the CPU compilations"
 wait
 stamp "tests/cuda -m gpu (no simulator)"
