@@ -16,7 +16,6 @@ USABLE, FOUND = cuda_status()
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: the subset run on a real GPU (pytest tests/cuda -m gpu)")
     if USABLE and simulator():
         # the simulator's block runner polls its threads while holding the GIL: a short switch
         # interval lets the simulated threads run (3-5x faster here)

@@ -1,10 +1,12 @@
 """The CUDA backend: ``numba.cuda`` twins of the CPU kernels (same module names).
 
-Modules: :mod:`~.numeric` (activations, layer norm, dropout hash),
-:mod:`~.cells` (each cell's step), :mod:`~.workspace`, :mod:`~.stack` (layers x
-directions, the head), :mod:`~.heads` (built-in losses), :mod:`~.optim`
-(reduction and updates), :mod:`~.loops` (the window kernel), :mod:`~.device`
-(availability).
+Modules: :mod:`~rnnkit.backends.cuda.numeric` (activations, layer norm,
+dropout hash), :mod:`~rnnkit.backends.cuda.cells` (each cell's step),
+:mod:`~rnnkit.backends.cuda.workspace`, :mod:`~rnnkit.backends.cuda.stack`
+(layers x directions, the head), :mod:`~rnnkit.backends.cuda.heads` (built-in
+losses), :mod:`~rnnkit.backends.cuda.optim` (reduction and updates),
+:mod:`~rnnkit.backends.cuda.loops` (the window and epoch kernels),
+:mod:`~rnnkit.backends.cuda.device` (availability).
 
 Training keeps everything on the device for a whole epoch: the data is copied
 once per ``fit`` (kept while the same arrays come back), parameters and

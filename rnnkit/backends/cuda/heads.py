@@ -1,7 +1,9 @@
-"""The head's built-in losses on the device (formulas: :mod:`rnnkit.losses`, as the CPU's :mod:`..cpu.heads`).
+"""The head's built-in losses on the device.
+
+Formulas: :mod:`rnnkit.losses`, as the CPU's :mod:`rnnkit.backends.cpu.heads`.
 
 Each item's weighted loss and the gradient of the weighted *sum* (the mean
-comes at the reduction over blocks, :mod:`.optim`); one thread per item.
+comes at the reduction over blocks, :mod:`rnnkit.backends.cuda.optim`); one thread per item.
 """
 
 import math

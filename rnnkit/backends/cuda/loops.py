@@ -7,7 +7,7 @@ runs every (layer, direction) and the head; training adds the head's loss and
 the whole backward pass, leaving the block's gradient in its row of
 ``gpart`` (each parameter element computed by one thread, a fixed order:
 results do not depend on the launch configuration). The update follows in
-:mod:`.optim`.
+:mod:`rnnkit.backends.cuda.optim`.
 
 Integer settings travel in ``ip`` (slots ``IP_*``), the dropout probability
 in ``pdrop``.
@@ -47,8 +47,8 @@ from .workspace import G_CS, G_DL, G_DXW, G_HS, G_LG, G_XW, G_YS
  IP_DX,       # 1: the gradient of the inputs into ``dX``
  IP_SEED,     # dropout seed
  IP_EXPORT,   # 1: the head's outputs into ``lgx`` (for a loss computed outside)
- IP_LNW,      # layer-normalised values per step and row (:func:`.workspace.ln_width`)
- IP_UPDATE,   # 1: the last block to finish reduces the gradient and updates (:func:`.optim.block_update`)
+ IP_LNW,      # layer-normalised values per step and row (:func:`rnnkit.backends.cuda.workspace.ln_width`)
+ IP_UPDATE,   # 1: the last block to finish sums the gradients and updates (optim.block_update)
  IP_W,        # the window's index in the epoch (its record in ``rec``)
  ) = range(16)
 N_IP = 16
@@ -60,13 +60,13 @@ def window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, ws, wo, gpart, bs
     """One window of the batch ``idx`` (rows of ``X`` (N, Tt, I), ``Y`` (N, Ty, Dy)); see the module doc.
 
     ``ws`` (nblk, len) and ``gpart`` (nblk, P) are per block; ``wo`` the
-    workspace offsets (:func:`.workspace.ws_offsets`); ``lw`` (B,) receives the
+    workspace offsets (:func:`rnnkit.backends.cuda.workspace.ws_offsets`); ``lw`` (B,) receives the
     rows' window lengths; ``hcar``/``ccar`` (L*D, B, H) the states carried
     between windows; ``out`` (N, Ty, K) and ``hseq`` (N, Tt, D*H) prediction
     outputs (unless empty); ``flag[0] != 0`` (a non-finite loss earlier in the
     epoch) skips the launch. With ``ip[IP_UPDATE]`` the last block to finish
     (``counter``, reset after) sums the blocks' gradients and applies the
-    update itself (:func:`.optim.block_update`, the solver's arrays): one
+    update itself (:func:`rnnkit.backends.cuda.optim.block_update`, the solver's arrays): one
     launch per window.
     """
     if flag[0] != 0:
@@ -97,7 +97,7 @@ def epoch(theta, off, cfg, X, Y, order, lengths, lw, plan, ips, pdrop, ws, wos, 
     ``plan`` (W, 3): each window's batch (first and last position in
     ``order``) and steps; ``ips`` (W, N_IP) its settings; ``wos`` the
     workspace offsets by window length. After each window the block reduces
-    its gradient and applies the update itself (:func:`.optim.block_update`);
+    its gradient and applies the update itself (:func:`rnnkit.backends.cuda.optim.block_update`);
     ``rec`` gets each window's loss sum and weight, ``flag`` 1 at a
     non-finite loss (the epoch stops there). ``e3`` is an empty (0, 1, 1) array.
     """

@@ -1,11 +1,11 @@
 """The stack on the device: layers x directions over one cell, the head, for one thread block's rows.
 
-Device functions called by the window kernel (:mod:`.loops`); the block's
+Device functions called by the window kernel (:mod:`rnnkit.backends.cuda.loops`); the block's
 threads share each phase's work and meet at ``cuda.syncthreads()`` after it.
 Semantics are the CPU stack's (:mod:`rnnkit.backends.cpu.stack`): the reverse
 direction reads each sequence reversed within its own length; inverted
 dropout multiplies the outputs of every layer below the top and the head's
-input, with masks from :func:`.numeric.keep_scale_d` (seed and position
+input, with masks from :func:`rnnkit.backends.cuda.numeric.keep_scale_d` (seed and position
 only). Layer outputs are stored after dropout (``G_YS``), which is all the
 backward pass needs.
 """

@@ -1,4 +1,6 @@
-"""CUDA device functions of the GRU cell (:mod:`rnnkit.cells.gru`); conventions: :mod:`..cells`.
+"""CUDA device functions of the GRU cell (:mod:`rnnkit.cells.gru`).
+
+Conventions: :mod:`rnnkit.backends.cuda.cells`.
 
 Cache per (step, row): r, z, n, ``W_hn h + b_hn`` (4H); with layer norm the
 normalised values of blocks r, z, n (3H) and their three ``1 / sigma``.

@@ -1,4 +1,6 @@
-"""CUDA device functions of the LSTM cell (:mod:`rnnkit.cells.lstm`); conventions: :mod:`..cells`.
+"""CUDA device functions of the LSTM cell (:mod:`rnnkit.cells.lstm`).
+
+Conventions: :mod:`rnnkit.backends.cuda.cells`.
 
 Cache per (step, row): gates i, f, g, o (4H), ``tanh(c)`` or ``tanh(LN_c(c))``
 (H); with layer norm the normalised values of blocks i, f, g, o and of the

@@ -1,4 +1,7 @@
-"""CUDA device functions of the RNN cell (:mod:`rnnkit.cells.rnn`); conventions: :mod:`..cells`."""
+"""CUDA device functions of the RNN cell (:mod:`rnnkit.cells.rnn`).
+
+Conventions: :mod:`rnnkit.backends.cuda.cells`.
+"""
 from numba import cuda
 
 from ..numeric import ln_backward, ln_forward, tanh
