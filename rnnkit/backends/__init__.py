@@ -85,10 +85,12 @@ def get_backend(device="cpu"):
     -------
     Backend
     """
-    if device == "auto":
-        from .cuda.device import gpu_available
+    if device == "auto":  # resolved once per process: looking for a GPU is not free
+        if "auto" not in _INSTANCES:
+            from .cuda.device import gpu_available
 
-        device = "cuda" if gpu_available() else "cpu"
+            _INSTANCES["auto"] = get_backend("cuda" if gpu_available() else "cpu")
+        return _INSTANCES["auto"]
     if device not in BACKENDS:
         raise ValueError(f"device={device!r} is not available; expected one of {sorted(BACKENDS)} or 'auto'")
     if device not in _INSTANCES:

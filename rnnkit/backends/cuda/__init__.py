@@ -22,7 +22,7 @@ import weakref
 import numpy as np
 from numba import cuda
 
-from ...slots import CFG_GATES, CFG_HIDDEN, CFG_LOSS, CFG_MODE
+from ...slots import CFG_GATES, CFG_HIDDEN, CFG_LOSS, CFG_MODE, N_HYPER
 from .. import Backend
 from . import loops, optim
 from .device import cuda_status
@@ -100,7 +100,7 @@ class _Run:
         self.e3 = cuda.device_array((0, 1, 1), dt)
         self.flag = cuda.to_device(np.zeros(1, np.int64))
         self.counter = cuda.to_device(np.zeros(1, np.int64))
-        self.no_opt = (0, cuda.to_device(np.zeros(16)), cuda.device_array((2, 0), dt),
+        self.no_opt = (0, cuda.to_device(np.zeros(N_HYPER)), cuda.device_array((2, 0), dt),
                        cuda.to_device(np.zeros(1, np.int64)), cuda.device_array((1, 2)))
         #: whether the last block of a window reduces the gradient and updates (no extra launches)
         self.update_in_window = P * self.nblk <= LAST_BLOCK_MAX_WORK
@@ -218,7 +218,7 @@ class CudaBackend(Backend):
             stat = run.bstat.copy_to_host()
             total, count = float(stat[:, 0].sum()), float(stat[:, 1].sum())
         grad = cuda.device_array(P, dt)
-        self._reduce(th, run.gpart, run.bstat, m["decay"], cuda.to_device(np.zeros(16)), 0, grad,
+        self._reduce(th, run.gpart, run.bstat, m["decay"], cuda.to_device(np.zeros(N_HYPER)), 0, grad,
                      cuda.device_array(OPT_BLOCKS), cuda.device_array((1, 2)), 0, flag,
                      cuda.to_device(np.zeros(1, np.int64)), cuda.device_array(1, np.int64))
         scale = 1.0 / count if count > 0 else 1.0
