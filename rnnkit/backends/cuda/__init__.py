@@ -130,6 +130,16 @@ class CudaBackend(Backend):
             self._models[net] = m
         return m
 
+    @staticmethod
+    def _run(m, kind, net, dt, B, T, P):
+        """The device arrays of a ``kind`` of call ("train", "predict"), kept on the network between calls."""
+        key = (kind, dt, B, T, P, launch_shape(B, net))
+        run = m.get(kind)
+        if run is None or run.key != key:
+            run = m[kind] = _Run(net, dt, B, T, P)
+            run.key = key
+        return run
+
     def _data(self, m, X, Y, lengths):
         """``X``, ``Y``, ``lengths`` on the device, copied again only when other arrays come."""
         key = m["data"]
@@ -238,7 +248,7 @@ class CudaBackend(Backend):
         m = self._model(net, dt)
         Xd, Yd, len_d = self._data(m, X, Y, lengths)
         Tw = min(bptt, Tt)
-        run = _Run(net, dt, batch_size, Tw, P)
+        run = self._run(m, "train", net, dt, batch_size, Tw, P)
         # the epoch's windows, and their integer settings, prepared on the host and sent once
         plan = []
         for start in range(0, N, batch_size):
@@ -274,15 +284,16 @@ class CudaBackend(Backend):
         ctl = cuda.device_array(1, np.int64)
         norm = cuda.device_array(1)
         code = int(optimizer.code)
-        if run.nblk == 1 and not external and plan:  # the whole epoch in one launch
+        if run.nblk == 1 and not external:  # the whole epoch in one launch
             wos = cuda.to_device(np.stack([ws_offsets(T, run.R, net.cfg) for T in range(Tw + 1)]))
             steps = cuda.to_device(np.array([(start, stop, T) for start, stop, _, T, _ in plan], np.int64))
-            e3 = cuda.device_array((0, 1, 1), dt)
+            e3 = run.e3
             loops.epoch[1, run.nt](th, m["off"], m["cfg"], Xd, Yd, order_d, len_d, run.lw, steps, ip_d,
                                    float(net.dropout), run.ws, wos, run.gpart, run.bstat, run.hcar, run.ccar,
                                    *(states if states is not None else (e3, e3)), code, hyper, m["decay"], st,
                                    step, rec, flag, e3)
-        for w, (start, stop, t0, T, _last) in enumerate([] if run.nblk == 1 and not external else plan):
+            plan = []
+        for w, (start, stop, t0, T, _last) in enumerate(plan):
             idx_d = order_d[start:stop]
             if external:
                 idx = np.asarray(order[start:stop])
@@ -321,7 +332,7 @@ class CudaBackend(Backend):
         Xd, Yd, len_d = cuda.to_device(X), cuda.to_device(np.zeros((0, 1, 1), dt)), cuda.to_device(lengths)
         states = (cuda.to_device(h0), cuda.to_device(c0))
         B = max(min(max(chunk, 4096), N), 1)
-        run = _Run(net, dt, B, max(T, 1), theta.shape[0])
+        run = self._run(m, "predict", net, dt, B, max(T, 1), theta.shape[0])
         for start in range(0, N, B):
             stop = min(start + B, N)
             Tc = max(int(lengths[start:stop].max()), 1)
