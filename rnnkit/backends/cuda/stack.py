@@ -66,14 +66,6 @@ def layer_offsets(off, q):
     return off[q, OFF_W_IH], off[q, OFF_W_HH], off[q, OFF_B_IH], off[q, OFF_B_HH], pp, ln0
 
 
-@cuda.jit(device=True, inline=True)
-def input_at(ws, o, k, s, r, i, T, R, I, DH):
-    """Layer ``k``'s input at step ``s`` of row ``r``, feature ``i`` (after the layer below's dropout)."""
-    if k == 0:
-        return ws[o[G_XW] + (s * R + r) * I + i]
-    return ws[o[G_YS] + (((k - 1) * T + s) * R + r) * DH + i]
-
-
 @cuda.jit(device=True)
 def project(theta, off, cfg, ws, o, lw, r0, k, d, T, R, Rb, tid, nt):
     """Input projection of every step of (``k``, ``d``) into ``G_XP``, biases folded as on the CPU."""
