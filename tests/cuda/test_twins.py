@@ -64,6 +64,18 @@ def test_twin_matches_cpu_float64(combo):
             _compare(cpu, gpu, np.float64, 1e-10, rng)
 
 
+NO_DROPOUT = [(c, i) for c, i in zip(COMBOS, IDS, strict=True) if not c[5]]
+
+
+@pytest.mark.parametrize("combo", [c for c, _ in NO_DROPOUT], ids=[i for _, i in NO_DROPOUT])
+def test_twin_matches_cpu_float32(combo):
+    """float32 to 1e-4 (dropout combinations: the masks differ by design, float64 checks them)."""
+    rng = np.random.default_rng(zlib.crc32(repr(combo).encode()) + 2)
+    for act in (["tanh", "relu"] if combo[0] == "rnn" else ["tanh"]):
+        cpu, gpu = _pair(combo, act=act)
+        _compare(cpu, gpu, np.float32, 1e-4, rng)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("combo", [c for c in COMBOS if c[1] == 2 and c[2] and c[4] and not c[5]],
                          ids=[i for c, i in zip(COMBOS, IDS, strict=True)
