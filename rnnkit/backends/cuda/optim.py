@@ -32,6 +32,18 @@ THREADS = 256
 SHARED = 256
 
 
+@cuda.jit(device=True, inline=True)
+def mean_grad(gpart, k, count, alpha, decay, theta):
+    """Element ``k`` of the mean loss's gradient: the blocks' rows summed in order, over ``count``, + L2."""
+    g = 0.0
+    for b in range(gpart.shape[0]):
+        g += gpart[b, k]
+    g = g / count
+    if alpha != 0:
+        g += alpha * decay[k] * theta[k]
+    return g
+
+
 @cuda.jit(cache=True)
 def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, flag, step, ctl):
     """``grad`` = sum of ``gpart``'s rows / total weight (+ L2 when ``train``); see the module docstring."""
@@ -52,19 +64,12 @@ def reduce_grads(gpart, bstat, theta, decay, hyper, train, grad, psum, rec, w, f
             ctl[0] = 0
         return
     P = grad.shape[0]
-    nblk = gpart.shape[0]
     alpha = hyper[HYPER_ALPHA] if train != 0 else 0.0
     s = 0.0
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for k in range(start, P, stride):
-        g = 0.0
-        if count > 0:
-            for b in range(nblk):
-                g += gpart[b, k]
-            g = g / count
-            if alpha != 0:
-                g += alpha * decay[k] * theta[k]
+        g = mean_grad(gpart, k, count, alpha, decay, theta) if count > 0 else 0.0
         grad[k] = g
         s += g * g
     s = block_sum(buf, s)
@@ -173,12 +178,7 @@ def block_update(theta, gpart, bstat, decay, hyper, solver, state, step, rec, w,
     alpha = hyper[HYPER_ALPHA]
     s = 0.0
     for k in range(tid, theta.shape[0], nt):
-        g = 0.0
-        for b in range(gpart.shape[0]):
-            g += gpart[b, k]
-        g = g / count
-        if alpha != 0:
-            g += alpha * decay[k] * theta[k]
+        g = mean_grad(gpart, k, count, alpha, decay, theta)
         gpart[0, k] = g
         s += g * g
     norm = math.sqrt(block_sum(buf, s))
