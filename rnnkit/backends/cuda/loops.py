@@ -32,7 +32,7 @@ from ...slots import (
 from . import cells, stack
 from .heads import head_loss
 from .optim import block_update
-from .workspace import G_CS, G_DL, G_DXW, G_HS, G_LG, G_XW, G_YS
+from .workspace import G_CS, G_DL, G_DXW, G_HS, G_LG, G_XW, G_YS, split3
 
 (IP_T0,       # global step of the window's first step
  IP_T,        # steps of the window
@@ -135,10 +135,7 @@ def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, 
         for r in range(tid, Rb, nt):
             lw[r0 + r] = min(max(lengths[idx[r0 + r]] - t0, 0), T)
         for w in range(tid, T * Rb * I, nt):
-            t = w // (Rb * I)
-            rem = w - t * Rb * I
-            r = rem // I
-            i = rem - r * I
+            t, r, i = split3(w, Rb, I)
             row = idx[r0 + r]
             if t0 + t >= lengths[row]:
                 v = 0.0
@@ -148,10 +145,7 @@ def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, 
                 v = X[row, t0 + t, i]
             wsb[wo[G_XW] + (t * R + r) * I + i] = v
         for w in range(tid, LD * Rb * H, nt):
-            q = w // (Rb * H)
-            rem = w - q * Rb * H
-            r = rem // H
-            j = rem - r * H
+            q, r, j = split3(w, Rb, H)
             row = idx[r0 + r]
             vh = 0.0
             vc = 0.0
@@ -180,10 +174,7 @@ def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, 
                 stack.layer_outputs(cfg, wsb, wo, lw, r0, idx, k, d, T, R, Rb, pdrop, seed, t0, tid, nt)
         stack.head_forward(theta, off, cfg, wsb, wo, r0, idx, T, R, Rb, pdrop, seed, tid, nt)
         for w in range(tid, LD * Rb * H, nt):
-            q = w // (Rb * H)
-            rem = w - q * Rb * H
-            r = rem // H
-            j = rem - r * H
+            q, r, j = split3(w, Rb, H)
             s = ((q * (T + 1) + T) * R + r) * H + j
             hcar[q, r0 + r, j] = wsb[wo[G_HS] + s]
             if has_c:
@@ -194,26 +185,17 @@ def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, 
                     c_state[q, idx[r0 + r], j] = wsb[wo[G_CS] + s]
         if out.shape[0] > 0:
             for w in range(tid, Tl * Rb * K, nt):
-                t = w // (Rb * K)
-                rem = w - t * Rb * K
-                r = rem // K
-                kk = rem - r * K
+                t, r, kk = split3(w, Rb, K)
                 if mode == 1 or t < lw[r0 + r]:
                     out[idx[r0 + r], t0 + t, kk] = wsb[wo[G_LG] + (t * R + r) * K + kk]
         if hseq.shape[0] > 0:
             for w in range(tid, T * Rb * DH, nt):
-                t = w // (Rb * DH)
-                rem = w - t * Rb * DH
-                r = rem // DH
-                m = rem - r * DH
+                t, r, m = split3(w, Rb, DH)
                 if t < lw[r0 + r]:
                     hseq[idx[r0 + r], t0 + t, m] = wsb[wo[G_YS] + (((Ly - 1) * T + t) * R + r) * DH + m]
         if ip[IP_EXPORT] != 0:
             for w in range(tid, Tl * Rb * K, nt):
-                t = w // (Rb * K)
-                rem = w - t * Rb * K
-                r = rem // K
-                kk = rem - r * K
+                t, r, kk = split3(w, Rb, K)
                 lgx[r0 + r, t, kk] = wsb[wo[G_LG] + (t * R + r) * K + kk]
         if ip[IP_TRAIN] != 0:
             head_loss(cfg, wsb, wo, Y, lengths, idx, lw, r0, t0, T, R, Rb, bstat, blk, tid, nt)
@@ -222,10 +204,7 @@ def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, 
         return
     if ip[IP_BWD] != 0:
         for w in range(tid, Tl * Rb * K, nt):
-            t = w // (Rb * K)
-            rem = w - t * Rb * K
-            r = rem // K
-            kk = rem - r * K
+            t, r, kk = split3(w, Rb, K)
             wsb[wo[G_DL] + (t * R + r) * K + kk] = lgx[r0 + r, t, kk]
         cuda.syncthreads()
     stack.head_backward(theta, off, cfg, wsb, wo, r0, idx, T, R, Rb, pdrop, seed, t0, gp, tid, nt)
@@ -261,8 +240,5 @@ def run_window(theta, off, cfg, X, Y, idx, lengths, lw, ip, pdrop, wsb, wo, gp, 
                     gp[emb + int(X[row, t0 + t, 0]) * I + i] += wsb[wo[G_DXW] + (t * R + r) * I + i]
     elif dX.shape[0] > 0:
         for w in range(tid, T * Rb * I, nt):
-            t = w // (Rb * I)
-            rem = w - t * Rb * I
-            r = rem // I
-            i = rem - r * I
+            t, r, i = split3(w, Rb, I)
             dX[r0 + r, t, i] = wsb[wo[G_DXW] + (t * R + r) * I + i]

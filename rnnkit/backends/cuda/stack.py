@@ -55,6 +55,7 @@ from .workspace import (
     G_XP,
     G_XW,
     G_YS,
+    split3,
 )
 
 
@@ -87,10 +88,7 @@ def project(theta, off, cfg, ws, o, lw, r0, k, d, T, R, Rb, tid, nt):
     cuda.syncthreads()
     wti = wt + GH * H
     for w in range(tid, T * Rb * GH, nt):
-        t = w // (Rb * GH)
-        rem = w - t * Rb * GH
-        r = rem // GH
-        g = rem - r * GH
+        t, r, g = split3(w, Rb, GH)
         L = lw[r0 + r]
         if t >= L:
             continue
@@ -137,10 +135,7 @@ def layer_outputs(cfg, ws, o, lw, r0, idx, k, d, T, R, Rb, pdrop, seed, t0, tid,
     DH = D * H
     q = k * D + d
     for w in range(tid, T * Rb * H, nt):
-        t = w // (Rb * H)
-        rem = w - t * Rb * H
-        r = rem // H
-        j = rem - r * H
+        t, r, j = split3(w, Rb, H)
         L = lw[r0 + r]
         if d == 0:
             v = ws[o[G_HS] + ((q * (T + 1) + t + 1) * R + r) * H + j]
@@ -152,10 +147,7 @@ def layer_outputs(cfg, ws, o, lw, r0, idx, k, d, T, R, Rb, pdrop, seed, t0, tid,
     cuda.syncthreads()
     if d == D - 1 and pdrop > 0 and (k < Ly - 1 or cfg[CFG_MODE] == 0):
         for w in range(tid, T * Rb * DH, nt):
-            t = w // (Rb * DH)
-            rem = w - t * Rb * DH
-            r = rem // DH
-            m = rem - r * DH
+            t, r, m = split3(w, Rb, DH)
             keep = keep_scale_d(seed, k, t0 + t, idx[r0 + r], m, pdrop)
             ws[o[G_YS] + ((k * T + t) * R + r) * DH + m] *= keep
         cuda.syncthreads()
@@ -191,10 +183,7 @@ def head_forward(theta, off, cfg, ws, o, r0, idx, T, R, Rb, pdrop, seed, tid, nt
     has_b = hb[HEAD_END] > bo
     Tl = T if mode == 0 else 1
     for w in range(tid, Tl * Rb * K, nt):
-        t = w // (Rb * K)
-        rem = w - t * Rb * K
-        r = rem // K
-        kk = rem - r * K
+        t, r, kk = split3(w, Rb, K)
         f = feature_base(cfg, o, t, r, T, R)
         acc = 0.0
         for m in range(DH):
@@ -231,10 +220,7 @@ def head_backward(theta, off, cfg, ws, o, r0, idx, T, R, Rb, pdrop, seed, t0, gp
                     acc += ws[o[G_DL] + (t * R + r) * K + kk]
             gp[bo + kk] = acc
     for w in range(tid, Tl * Rb * DH, nt):
-        t = w // (Rb * DH)
-        rem = w - t * Rb * DH
-        r = rem // DH
-        m = rem - r * DH
+        t, r, m = split3(w, Rb, DH)
         acc = 0.0
         for kk in range(K):
             acc += ws[o[G_DL] + (t * R + r) * K + kk] * theta[wo + kk * DH + m]
@@ -388,10 +374,7 @@ def input_grads(theta, off, cfg, ws, o, lw, r0, idx, k, d, cur, T, R, Rb, pdrop,
     wih, whh, bih, bhh, pp, ln0 = layer_offsets(off, k * D + d)
     tgt = o[G_DXW] if k == 0 else o[G_DY] + (1 - cur) * T * R * DH
     for w in range(tid, T * Rb * Ik, nt):
-        t = w // (Rb * Ik)
-        rem = w - t * Rb * Ik
-        r = rem // Ik
-        i = rem - r * Ik
+        t, r, i = split3(w, Rb, Ik)
         L = lw[r0 + r]
         if t >= L:
             if d == 0:

@@ -6,6 +6,7 @@ inside a region are row-major in the order their comment gives.
 """
 
 import numpy as np
+from numba import cuda
 
 from ...slots import (
     CFG_CACHE,
@@ -66,3 +67,12 @@ def ws_offsets(T, R, cfg):
              Tl * R * K, Tl * R, 2 * T * R * DH, T * R * GH, T * R * GH if cfg[CFG_SPLIT_HH] else 0,
              T * R * ln_width(cfg), R * H, R * H, R * H, R * DH, T * R * I, GH * (H + max(I, DH))]
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+@cuda.jit(device=True, inline=True)
+def split3(w, b, c):
+    """Flat index ``w`` of a row-major (., ``b``, ``c``) range as its three indices (kernels' work items)."""
+    a = w // (b * c)
+    rem = w - a * b * c
+    i = rem // c
+    return a, i, rem - i * c
