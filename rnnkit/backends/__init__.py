@@ -12,6 +12,8 @@ the same methods and module names).
 import warnings
 from abc import ABC, abstractmethod
 
+import numpy as np
+
 __all__ = ["Backend", "get_backend", "usable_device", "BACKENDS"]
 
 
@@ -48,6 +50,18 @@ class Backend(ABC):
     @abstractmethod
     def apply_update(self, optimizer, theta, grad, decay_mask):
         """One optimizer step on ``theta`` in place; returns the gradient norm before clipping."""
+
+    @staticmethod
+    def outside_loss(net, logits, Y, idx, lens, t0, T):
+        """A loss computed outside the kernels on one window: ``(item loss sum, count, gradient of the sum)``.
+
+        ``logits`` are the window's head outputs, batch-major (B, T, K) or
+        (B, 1, K); the loss sees the rows' targets (the window's steps of them
+        for a step-level loss with per-step output) and the window's lengths.
+        """
+        step_targets = net.output == "sequence" and net.loss_fn.level == "step"
+        Yw = Y[idx, t0:t0 + T] if step_targets else Y[idx]
+        return net.loss_fn.value_and_grad(np.ascontiguousarray(logits), Yw, np.clip(lens - t0, 0, T))
 
 
 def _cpu():

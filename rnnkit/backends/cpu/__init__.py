@@ -97,10 +97,7 @@ class CpuBackend(Backend):
         B, K = lens.shape[0], net.output_size
         R = T if net.output == "sequence" else 1
         logits = self._region(sc, 0, WS_LOGITS, (R, B, K)).transpose(1, 0, 2)
-        lw = np.clip(lens - t0, 0, T)
-        step_targets = net.output == "sequence" and net.loss_fn.level == "step"
-        Yw = Y[idx, t0:t0 + T] if step_targets else Y[idx]
-        total, count, dlogits = net.loss_fn.value_and_grad(np.ascontiguousarray(logits), Yw, lw)
+        total, count, dlogits = self.outside_loss(net, logits, Y, idx, lens, t0, T)
         if count > 0:
             self._region(sc, 0, WS_DLOGITS, (R, B, K))[...] = np.asarray(dlogits).transpose(1, 0, 2) / count
             loops.part_backward(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout,
