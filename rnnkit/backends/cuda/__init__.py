@@ -183,11 +183,7 @@ class CudaBackend(Backend):
         Tl = T if net.output == "sequence" else 1
         lgx = cuda.device_array((B, Tl, K), theta.dtype)
         self._window(m, run, T, ip_f, theta, Xd, Yd, idx_d, len_d, pdrop, states, lgx=lgx, flag=flag)
-        logits = lgx.copy_to_host()
-        lw = np.clip(lens - t0, 0, T)
-        step_targets = net.output == "sequence" and net.loss_fn.level == "step"
-        Yw = Y[idx, t0:t0 + T] if step_targets else Y[idx]
-        total, count, dlogits = net.loss_fn.value_and_grad(logits, Yw, lw)
+        total, count, dlogits = self.outside_loss(net, lgx.copy_to_host(), Y, idx, lens, t0, T)
         bstat = np.zeros((run.nblk, 2))
         bstat[0] = float(total), float(count)
         run.bstat.copy_to_device(bstat)
@@ -359,9 +355,9 @@ class CudaBackend(Backend):
             last = k == net.num_layers - 1 and net.cfg[CFG_MODE] == 1
             step = np.int64(HEAD_STEP) if last else steps
             h = position_hash(np.int64(seed), np.int64(k), step, rows, units)
-            keep = np.where(h * (1.0 / 4294967296.0) < p, 0.0, 1.0 / (1.0 - p)).astype(dtype)
-            out.append(np.ascontiguousarray(np.broadcast_to(keep, (N, 1 if last else T, DH))[:, 0] if last
-                                            else np.broadcast_to(keep, (N, T, DH))))
+            keep = np.broadcast_to(np.where(h * (1.0 / 4294967296.0) < p, 0.0, 1.0 / (1.0 - p)).astype(dtype),
+                                   (N, 1 if last else T, DH))
+            out.append(np.ascontiguousarray(keep[:, 0] if last else keep))
         return out
 
     def apply_update(self, optimizer, theta, grad, decay_mask):
