@@ -42,21 +42,23 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
             else:
                 for j in range(2 * H):
                     gate[j] = sigmoid(x[j] + a[j])
+            # per-gate slices: indexing from 0 lets LLVM drop the negative-index checks and vectorise
+            gr, gz, nb, ghn = gate[:H], gate[H:2 * H], gate[2 * H:3 * H], gate[3 * H:4 * H]
+            an, xn = a[2 * H:3 * H], x[2 * H:3 * H]
             for j in range(H):
-                gate[3 * H + j] = a[2 * H + j]
+                ghn[j] = an[j]
             if ln:
-                nb = gate[2 * H:3 * H]
                 for j in range(H):
-                    nb[j] = x[2 * H + j] + gate[j] * a[2 * H + j]
+                    nb[j] = xn[j] + gr[j] * an[j]
                 gate[7 * H + 2] = ln_forward(nb, lnp[2 * H:3 * H], lnp[5 * H:6 * H], nb, gate[6 * H:7 * H])
                 for j in range(H):
                     nb[j] = tanh(nb[j])
             else:
                 for j in range(H):
-                    gate[2 * H + j] = tanh(x[2 * H + j] + gate[j] * a[2 * H + j])
+                    nb[j] = tanh(xn[j] + gr[j] * an[j])
             for j in range(H):
-                z = gate[H + j]
-                h[j] = (one - z) * gate[2 * H + j] + z * hp[j]
+                z = gz[j]
+                h[j] = (one - z) * nb[j] + z * hp[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -113,20 +115,22 @@ def backward_sequence(
                 for j in range(H):
                     d[j] = d[j] * gate[H + j]
                 continue
+            gr, gz, gn, ghn = gate[:H], gate[H:2 * H], gate[2 * H:3 * H], gate[3 * H:4 * H]
+            ir, iz, i_n = ri[:H], ri[H:2 * H], ri[2 * H:3 * H]
+            hr, hz, h_n = rh[:H], rh[H:2 * H], rh[2 * H:3 * H]
             for j in range(H):
-                r = gate[j]
-                z = gate[H + j]
-                n = gate[2 * H + j]
-                hn = gate[3 * H + j]
+                r = gr[j]
+                z = gz[j]
+                n = gn[j]
                 dj = d[j]
                 dan = dj * (one - z) * (one - n * n)
-                ri[2 * H + j] = dan
-                rh[2 * H + j] = dan * r
-                dar = dan * hn * r * (one - r)
-                ri[j] = dar
-                rh[j] = dar
+                i_n[j] = dan
+                h_n[j] = dan * r
+                dar = dan * ghn[j] * r * (one - r)
+                ir[j] = dar
+                hr[j] = dar
                 daz = dj * (hp[j] - n) * z * (one - z)
-                ri[H + j] = daz
-                rh[H + j] = daz
+                iz[j] = daz
+                hz[j] = daz
                 d[j] = dj * z
         mm_nn(dah, W_hh, dh, True)

@@ -34,10 +34,16 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
             gate = cache[t, b]
             c = cs[t + 1, b]
             cp = cs[t, b]
+            # per-gate slices: indexing from 0 lets LLVM drop the negative-index checks and vectorise
+            ag, ao = a[2 * H:3 * H], a[3 * H:4 * H]
+            gi, gf, gg = gate[:H], gate[H:2 * H], gate[2 * H:3 * H]
+            go, tc = gate[3 * H:4 * H], gate[4 * H:5 * H]
             if has_peep:
+                ai, af = a[:H], a[H:2 * H]
+                pi, pf = peep[:H], peep[H:2 * H]
                 for j in range(H):
-                    a[j] += peep[j] * cp[j]
-                    a[H + j] += peep[H + j] * cp[j]
+                    ai[j] += pi[j] * cp[j]
+                    af[j] += pf[j] * cp[j]
             if ln:
                 for q in range(3):
                     s = q * H
@@ -46,20 +52,20 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
             # short loops over contiguous rows vectorise; one fused loop does not
             for j in range(2 * H):
                 gate[j] = sigmoid(a[j])
-            for j in range(2 * H, 3 * H):
-                gate[j] = tanh(a[j])
             for j in range(H):
-                c[j] = gate[H + j] * cp[j] + gate[j] * gate[2 * H + j]
+                gg[j] = tanh(ag[j])
+            for j in range(H):
+                c[j] = gf[j] * cp[j] + gi[j] * gg[j]
             if has_peep:
+                po = peep[2 * H:3 * H]
                 for j in range(H):
-                    a[3 * H + j] += peep[2 * H + j] * c[j]
+                    ao[j] += po[j] * c[j]
             if ln:
                 s = 3 * H
-                gate[10 * H + 3] = ln_forward(a[s:s + H], lnp[s:s + H], lnp[4 * H + s:4 * H + s + H],
-                                              a[s:s + H], gate[5 * H + s:5 * H + s + H])
-            for j in range(3 * H, 4 * H):
-                gate[j] = sigmoid(a[j])
-            tc = gate[4 * H:5 * H]
+                gate[10 * H + 3] = ln_forward(ao, lnp[s:s + H], lnp[4 * H + s:4 * H + s + H], ao,
+                                              gate[5 * H + s:5 * H + s + H])
+            for j in range(H):
+                go[j] = sigmoid(ao[j])
             if ln:
                 gate[10 * H + 4] = ln_forward(c, lnp[8 * H:9 * H], lnp[9 * H:10 * H], tc, gate[9 * H:10 * H])
                 for j in range(H):
@@ -69,7 +75,7 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
                     tc[j] = tanh(c[j])
             h = hs[t + 1, b]
             for j in range(H):
-                h[j] = gate[3 * H + j] * tc[j]
+                h[j] = go[j] * tc[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -104,38 +110,42 @@ def backward_sequence(
             gate = cache[t, b]
             dcb = dc[b]
             cp = cs[t, b]
+            gi, gf, gg = gate[:H], gate[H:2 * H], gate[2 * H:3 * H]
+            go, gt = gate[3 * H:4 * H], gate[4 * H:5 * H]
+            ri, rf, rg, ro = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:4 * H]
             if ln:
                 for j in range(H):
-                    tc = gate[4 * H + j]
-                    og = gate[3 * H + j]
-                    row[3 * H + j] = d[j] * tc * og * (one - og)
+                    tc = gt[j]
+                    og = go[j]
+                    ro[j] = d[j] * tc * og * (one - og)
                     dch[j] = d[j] * og * (one - tc * tc)
                 ln_backward(dch, lnp[8 * H:9 * H], gate[9 * H:10 * H], gate[10 * H + 4], dch,
                             glnp[8 * H:9 * H], glnp[9 * H:10 * H])
                 for j in range(H):
                     dcb[j] += dch[j]
                 s = 3 * H
-                ln_backward(row[s:s + H], lnp[s:s + H], gate[5 * H + s:5 * H + s + H], gate[10 * H + 3],
-                            row[s:s + H], glnp[s:s + H], glnp[4 * H + s:4 * H + s + H])
+                ln_backward(ro, lnp[s:s + H], gate[5 * H + s:5 * H + s + H], gate[10 * H + 3],
+                            ro, glnp[s:s + H], glnp[4 * H + s:4 * H + s + H])
             else:
                 for j in range(H):
-                    tc = gate[4 * H + j]
-                    og = gate[3 * H + j]
-                    row[3 * H + j] = d[j] * tc * og * (one - og)
+                    tc = gt[j]
+                    og = go[j]
+                    ro[j] = d[j] * tc * og * (one - og)
                     dcb[j] += d[j] * og * (one - tc * tc)
             if has_peep:
                 c = cs[t + 1, b]
+                po, gpo = peep[2 * H:3 * H], gpeep[2 * H:3 * H]
                 for j in range(H):
-                    dcb[j] += row[3 * H + j] * peep[2 * H + j]
-                    gpeep[2 * H + j] += row[3 * H + j] * c[j]
+                    dcb[j] += ro[j] * po[j]
+                    gpo[j] += ro[j] * c[j]
             for j in range(H):
-                ig = gate[j]
-                fg = gate[H + j]
-                gg = gate[2 * H + j]
+                ig = gi[j]
+                fg = gf[j]
+                g = gg[j]
                 dcj = dcb[j]
-                row[j] = dcj * gg * ig * (one - ig)
-                row[H + j] = dcj * cp[j] * fg * (one - fg)
-                row[2 * H + j] = dcj * ig * (one - gg * gg)
+                ri[j] = dcj * g * ig * (one - ig)
+                rf[j] = dcj * cp[j] * fg * (one - fg)
+                rg[j] = dcj * ig * (one - g * g)
                 dcb[j] = dcj * fg
             if ln:
                 for q in range(3):
@@ -143,9 +153,10 @@ def backward_sequence(
                     ln_backward(row[s:s + H], lnp[s:s + H], gate[5 * H + s:5 * H + s + H], gate[10 * H + q],
                                 row[s:s + H], glnp[s:s + H], glnp[4 * H + s:4 * H + s + H])
             if has_peep:
+                pi, pf, gpi, gpf = peep[:H], peep[H:2 * H], gpeep[:H], gpeep[H:2 * H]
                 for j in range(H):
-                    dcb[j] += row[j] * peep[j] + row[H + j] * peep[H + j]
-                    gpeep[j] += row[j] * cp[j]
-                    gpeep[H + j] += row[H + j] * cp[j]
+                    dcb[j] += ri[j] * pi[j] + rf[j] * pf[j]
+                    gpi[j] += ri[j] * cp[j]
+                    gpf[j] += rf[j] * cp[j]
             d[:] = zero
         mm_nn(da, W_hh, dh, True)
