@@ -21,9 +21,36 @@ Workloads (each a function returning a list of wall-clock times in seconds):
   frames over C = 30 columns, 40 labels each; PyTorch's side is
   ``log_softmax``, ``ctc_loss(reduction="none")`` summed and ``backward``.
 
-The estimator workloads are compared with the same PyTorch runs as their
-raw-kernel counterparts (run once), and their overhead over the raw kernels is
-printed below the table.
+Workloads through ``RNNClassifier.fit`` as a user runs it (validation, a fresh
+network, weights and optimizer, the epochs, the bookkeeping; one untimed
+``fit`` first so that compilation is not timed; every timed ``fit`` runs
+exactly ``max_iter`` epochs, ``n_iter_no_change=max_iter`` and ``tol=0``):
+
+* ``echo_fit`` - :func:`bench_echo_fit`: the ``echo`` epoch via ``fit``
+  (``max_iter=1``); PyTorch's side is the ``echo`` run;
+* ``rule_fit`` - :func:`bench_rule_fit`: one epoch of tutorial T5 (rule
+  stream, rnn H=6, 200 rows of 500 steps, 100 windows of 5, Adagrad);
+  PyTorch: ``torch_peer.rule_epoch``;
+* ``lstm_fit`` / ``gru_fit`` - :func:`bench_rnn_fit`: one epoch over 2560
+  random sequences of 28 x 28, batch 128 (20 Adam steps) of an LSTM-128 /
+  GRU-128;
+* ``lstm2bi_fit`` - the same with 2 bidirectional LSTM layers, 640 sequences
+  (5 steps);
+* ``lstm512_fit`` - LSTM-512, 192 sequences of 50 steps x 32 inputs, batch
+  64 (3 steps);
+* ``mnist1d`` - a bidirectional GRU-6 on 4000 sequences of 40 steps x 1
+  feature, batch 100, Adam, ``--mnist-epochs`` (200) epochs in one ``fit``,
+  timed ``--mnist-repeats`` (1) times.
+
+The PyTorch side of the last five is ``torch_peer.lstm_step`` with the same
+sizes: model, optimizer and data are built outside the timed region, and each
+timed call is the training loop over the epoch(s), the sequences in a new
+random order each epoch.
+
+The estimator workloads reuse the PyTorch run of their raw-kernel
+counterparts (run once), and their overhead over the raw kernels is printed
+below the table, then the fixed cost of ``fit`` on the echo task
+(``echo_fit`` minus ``echo``, in ms).
 
 rnnkit runs in float32 (its fast default) and is warmed up once so that
 compilation (or loading numba's on-disk cache) is not timed. The PyTorch side
@@ -33,15 +60,18 @@ is :mod:`torch_peer` (same directory); it is skipped with a message when
 Usage::
 
     python benchmarks/bench_core.py [--repeats 7] [--threads 1] [--only echo,lstm,...]
+                                    [--mnist-epochs 200] [--mnist-repeats 1]
 
-More workloads (e.g. estimator-level ``fit``) are added by writing a
-``bench_*`` function for each side and registering it in :data:`WORKLOADS`.
+More workloads are added by writing a ``bench_*`` function for each side and
+registering it in :data:`WORKLOADS`.
 """
 
 import argparse
+import functools
 import os
 import statistics
 import sys
+import warnings
 
 import numpy as np
 
@@ -281,6 +311,147 @@ def bench_lstm_estimator(n_repeats=20, seed=0):
     return time_calls(lambda: clf.partial_fit(X, y), n_repeats, n_warmup=3)
 
 
+def _time_fit(clf, X, y, n_repeats, warmup_params=None):
+    """Times of ``clf.fit(X, y)`` on the same estimator (each fit starts afresh), after one untimed fit.
+
+    The warm-up fit runs with ``warmup_params`` set (e.g. one epoch instead of
+    many), which are then restored. Each timed fit must run all ``max_iter``
+    epochs; scikit-learn's ``ConvergenceWarning`` is silenced.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    def fit():
+        clf.fit(X, y)
+        assert clf.n_iter_ == clf.max_iter, f"fit ran {clf.n_iter_} epochs, not max_iter={clf.max_iter}"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if warmup_params:
+            saved = {key: clf.get_params()[key] for key in warmup_params}
+            clf.set_params(**warmup_params)
+            fit()
+            clf.set_params(**saved)
+        else:
+            fit()
+        return time_calls(fit, n_repeats, n_warmup=0)
+
+
+def bench_echo_fit(n_repeats=7, seed=0):
+    """Time the echo epoch through ``RNNClassifier.fit``, as a user runs it.
+
+    The estimator of :func:`bench_echo_estimator` (``cell="rnn",
+    hidden_size=4, output="sequence", solver="adagrad",
+    learning_rate_init=0.3, bptt_steps=15, stateful=True, alpha=0.0``, one
+    batch of the 5 rows) with ``max_iter=1``: each timed call is
+    ``clf.fit(X, y)`` on the (5, 9990) streams -- validation, target
+    encoding, a fresh network, weights and optimizer, one epoch of 666
+    windows and the bookkeeping. One untimed ``fit`` (compilation) runs
+    first.
+
+    Parameters
+    ----------
+    n_repeats : int, default=7
+        Number of timed fits.
+    seed : int, default=0
+        Seed of the data and of the estimator.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``fit``, in seconds.
+    """
+    from rnnkit import RNNClassifier
+
+    X, y = echo_data(seed)
+    X2 = np.ascontiguousarray(X[:, :, 0])
+    clf = RNNClassifier(cell="rnn", hidden_size=ECHO_HIDDEN, output="sequence", solver="adagrad",
+                        learning_rate_init=ECHO_LR, bptt_steps=ECHO_WINDOW, stateful=True, alpha=0.0,
+                        batch_size=ECHO_BATCH, max_iter=1, n_iter_no_change=1, tol=0.0, random_state=seed)
+    return _time_fit(clf, X2, y, n_repeats)
+
+
+def bench_rule_fit(n_repeats=7, seed=0):
+    """Time one epoch of the rule-stream tutorial (T5) through ``RNNClassifier.fit``.
+
+    Data: ``rnnkit.datasets.make_rule_stream(n_bits=100_000, lag=1,
+    n_rows=200, random_state=seed)``, i.e. ``X`` (200, 500) float64 and
+    ``y`` (200, 500). Estimator: ``rnnkit.tutorials.RULE_STREAM.estimator``
+    (rnn, hidden 6, per-step output, Adagrad lr 0.1, ``bptt_steps=5``,
+    stateful, ``alpha=0``) with ``batch_size=200`` and ``max_iter=1``: one
+    batch of the 200 rows, 100 windows of 5 steps. Each timed call is one
+    ``fit(X, y)``, after an untimed one.
+
+    Parameters
+    ----------
+    n_repeats : int, default=7
+        Number of timed fits.
+    seed : int, default=0
+        Seed of the data (the estimator keeps the tutorial's ``random_state``).
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``fit``, in seconds.
+    """
+    from rnnkit import RNNClassifier
+    from rnnkit.datasets import make_rule_stream
+    from rnnkit.tutorials import RULE_STREAM
+
+    X, y = make_rule_stream(n_bits=100_000, lag=1, n_rows=200, random_state=seed)
+    clf = RNNClassifier(**{**RULE_STREAM.estimator, "batch_size": 200, "max_iter": 1, "n_iter_no_change": 1,
+                           "tol": 0.0})
+    return _time_fit(clf, X, y, n_repeats)
+
+
+def bench_rnn_fit(n_repeats=5, seed=0, cell="lstm", hidden=128, input_size=28, steps=28, batch=128,
+                  n_batches=20, n_classes=10, num_layers=1, bidirectional=False, n_epochs=1):
+    """Time ``RNNClassifier.fit`` of a last-step sequence classifier (LSTM or GRU) with Adam.
+
+    ``n_batches * batch`` random float32 sequences of ``steps`` x
+    ``input_size`` (seeded) with random labels among ``n_classes``;
+    ``RNNClassifier(cell=cell, hidden_size=hidden, num_layers=num_layers,
+    bidirectional=bidirectional, batch_size=batch, solver="adam",
+    learning_rate_init=1e-3, forget_bias=None, max_iter=n_epochs,
+    n_iter_no_change=n_epochs, tol=0.0)`` (the other settings at their
+    defaults: shuffled batches, ``alpha=1e-4``), so that every timed
+    ``fit(X, y)`` runs exactly ``n_epochs`` epochs of ``n_batches`` Adam
+    updates. One untimed ``fit`` of one epoch runs first (compilation).
+
+    Parameters
+    ----------
+    n_repeats : int, default=5
+        Number of timed fits.
+    seed : int, default=0
+        Seed of the data and of the estimator.
+    cell : {"lstm", "gru"}, default="lstm"
+        The recurrent cell.
+    hidden, input_size, steps, batch, n_batches, n_classes : int
+        Sizes of the problem (defaults: 128, 28, 28, 128, 20, 10).
+    num_layers : int, default=1
+        Stacked layers.
+    bidirectional : bool, default=False
+        Bidirectional layers.
+    n_epochs : int, default=1
+        Epochs per ``fit`` (``max_iter``).
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``fit``, in seconds.
+    """
+    from rnnkit import RNNClassifier
+
+    rng = np.random.default_rng(seed)
+    n_seq = n_batches * batch
+    X = rng.standard_normal((n_seq, steps, input_size)).astype(np.float32)
+    y = rng.integers(0, n_classes, size=n_seq)
+    clf = RNNClassifier(cell=cell, hidden_size=hidden, num_layers=num_layers, bidirectional=bidirectional,
+                        batch_size=batch, solver="adam", learning_rate_init=1e-3, forget_bias=None,
+                        max_iter=n_epochs, n_iter_no_change=n_epochs, tol=0.0, random_state=seed)
+    warmup = {"max_iter": 1, "n_iter_no_change": 1} if n_epochs > 1 else None
+    return _time_fit(clf, X, y, n_repeats, warmup_params=warmup)
+
+
 def bench_ctc(n_repeats=20, seed=0):
     """Time :func:`rnnkit.losses.ctc_loss` (loss and gradient) on :func:`torch_peer.ctc_problem`.
 
@@ -303,6 +474,25 @@ def bench_ctc(n_repeats=20, seed=0):
 
 
 # --------------------------------------------------------------------------- registry
+#: sizes of the LSTM-128 workloads (keyword arguments of :func:`bench_rnn_fit` and ``torch_peer.lstm_step``)
+LSTM128 = dict(cell="lstm", hidden=128, input_size=28, steps=28, batch=128)
+
+#: the ``fit`` workloads on random sequences: their sizes, shared by both sides
+FIT_SHAPES = {
+    "lstm_fit": dict(LSTM128, n_batches=20),
+    "gru_fit": dict(LSTM128, cell="gru", n_batches=20),
+    "lstm2bi_fit": dict(LSTM128, num_layers=2, bidirectional=True, n_batches=5),
+    "lstm512_fit": dict(cell="lstm", hidden=512, input_size=32, steps=50, batch=64, n_batches=3),
+    "mnist1d": dict(cell="gru", hidden=6, input_size=1, steps=40, batch=100, bidirectional=True,
+                    n_batches=40),
+}
+
+
+def _sized(fn, name):
+    """``fn`` (:func:`bench_rnn_fit` or ``torch_peer.lstm_step``) with the sizes of ``FIT_SHAPES[name]``."""
+    return functools.partial(fn, **FIT_SHAPES[name])
+
+
 #: name -> (description, rnnkit function, torch function, unit, scale of the unit)
 WORKLOADS = {
     "echo": ("echo epoch (rnn H=4, 666 x 15-step windows)", bench_echo_epoch,
@@ -316,10 +506,24 @@ WORKLOADS = {
     "lstm2bi": ("2-layer bidir. LSTM-128 train step", bench_lstm2bi_step,
                 torch_peer.lstm2bi_step, "ms", 1e3),
     "ctc": ("CTC loss + grad (N=32, T=200, C=30, S=40)", bench_ctc, torch_peer.ctc_loss_grad, "ms", 1e3),
+    "echo_fit": ("echo epoch via RNNClassifier.fit", bench_echo_fit, torch_peer.echo_epoch, "ms", 1e3),
+    "rule_fit": ("T5 rule stream epoch via fit (B=200, 100x5)", bench_rule_fit,
+                 torch_peer.rule_epoch, "ms", 1e3),
+    "lstm_fit": ("LSTM-128 fit: 1 epoch, 20 Adam steps", _sized(bench_rnn_fit, "lstm_fit"),
+                 _sized(torch_peer.lstm_step, "lstm_fit"), "ms", 1e3),
+    "gru_fit": ("GRU-128 fit: 1 epoch, 20 Adam steps", _sized(bench_rnn_fit, "gru_fit"),
+                _sized(torch_peer.lstm_step, "gru_fit"), "ms", 1e3),
+    "lstm2bi_fit": ("2-layer bidir. LSTM-128 fit: 5 steps", _sized(bench_rnn_fit, "lstm2bi_fit"),
+                    _sized(torch_peer.lstm_step, "lstm2bi_fit"), "ms", 1e3),
+    "lstm512_fit": ("LSTM-512 fit (B=64, T=50, I=32): 3 steps", _sized(bench_rnn_fit, "lstm512_fit"),
+                    _sized(torch_peer.lstm_step, "lstm512_fit"), "ms", 1e3),
+    "mnist1d": ("MNIST-1D bidir. GRU-6 fit (40 steps/epoch)", _sized(bench_rnn_fit, "mnist1d"),
+                _sized(torch_peer.lstm_step, "mnist1d"), "s", 1.0),
 }
 
-#: estimator workload -> the raw-kernel workload it wraps (overhead printed below the table)
-ESTIMATOR_OF = {"echo_est": "echo", "lstm_est": "lstm"}
+#: estimator workload -> (the raw-kernel workload it wraps, how many of its calls make one estimator call)
+ESTIMATOR_OF = {"echo_est": ("echo", 1), "lstm_est": ("lstm", 1), "echo_fit": ("echo", 1),
+                "lstm_fit": ("lstm", 20), "lstm2bi_fit": ("lstm2bi", 5)}
 
 
 def _limit_threads(threads):
@@ -337,17 +541,24 @@ def _limit_threads(threads):
     return threadpool_limits(limits=int(threads))
 
 
-def run(names, repeats, threads=None):
-    """Run the named workloads; return rows ``(name, rnnkit times, torch times or None)``."""
+def run(names, repeats, threads=None, options=None):
+    """Run the named workloads; return rows ``(name, rnnkit times, torch times or None)``.
+
+    ``options`` maps a workload to keyword arguments given to both of its
+    sides instead of the defaults (e.g. ``{"mnist1d": {"n_repeats": 1,
+    "n_epochs": 200}}``).
+    """
     limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits while alive
     have_torch = torch_peer.available()
+    options = options or {}
     rows = []
     peers = {}  # one PyTorch run per PyTorch function (estimator rows reuse their kernel's)
     for name in names:
         _, ours, theirs, _, _ = WORKLOADS[name]
-        mine = ours(n_repeats=repeats)
+        kwargs = {"n_repeats": repeats, **options.get(name, {})}
+        mine = ours(**kwargs)
         if have_torch and theirs not in peers:
-            peers[theirs] = theirs(n_repeats=repeats, threads=threads)
+            peers[theirs] = theirs(**kwargs, threads=threads)
         rows.append((name, mine, peers.get(theirs)))
     return rows
 
@@ -356,13 +567,25 @@ def format_overheads(rows):
     """Lines giving each estimator workload's overhead over its raw-kernel workload, in percent."""
     times = {name: mine for name, mine, _ in rows}
     lines = []
-    for est, raw in ESTIMATOR_OF.items():
+    for est, (raw, calls) in ESTIMATOR_OF.items():
         if est in times and raw in times:
-            med = statistics.median(times[est]) / statistics.median(times[raw]) - 1.0
-            best = min(times[est]) / min(times[raw]) - 1.0
-            lines.append(f"estimator overhead, {est} over {raw}: {100 * med:+.1f}% (medians), "
+            med = statistics.median(times[est]) / (calls * statistics.median(times[raw])) - 1.0
+            best = min(times[est]) / (calls * min(times[raw])) - 1.0
+            of = raw if calls == 1 else f"{calls} x {raw}"
+            lines.append(f"estimator overhead, {est} over {of}: {100 * med:+.1f}% (medians), "
                          f"{100 * best:+.1f}% (minimums)")
     return "\n".join(lines)
+
+
+def format_fit_cost(rows):
+    """The fixed cost of ``fit`` on the echo task: ``echo_fit`` minus the raw ``echo`` epoch, in ms."""
+    times = {name: mine for name, mine, _ in rows}
+    if "echo_fit" not in times or "echo" not in times:
+        return ""
+    med = statistics.median(times["echo_fit"]) - statistics.median(times["echo"])
+    best = min(times["echo_fit"]) - min(times["echo"])
+    return (f"fit fixed cost (echo_fit - echo): {1e3 * med:.3f} ms (medians), {1e3 * best:.3f} ms "
+            f"(minimums); target <= 1 ms")
 
 
 def format_table(rows):
@@ -396,6 +619,10 @@ def main(argv=None):
                         help="threads for BLAS/numba and torch.set_num_threads (default: leave as is)")
     parser.add_argument("--only", default=None,
                         help=f"comma-separated workloads among {','.join(WORKLOADS)} (default: all)")
+    parser.add_argument("--mnist-epochs", type=int, default=200,
+                        help="epochs of the mnist1d workload's fit (default 200)")
+    parser.add_argument("--mnist-repeats", type=int, default=1,
+                        help="timed runs of the mnist1d workload (default 1: it is long)")
     args = parser.parse_args(argv)
     names = list(WORKLOADS) if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in WORKLOADS]
@@ -414,12 +641,15 @@ def main(argv=None):
     else:
         print("PyTorch is not importable: the torch column is skipped "
               "(install it with `pip install -e \".[bench]\"`).")
-    rows = run(names, args.repeats, args.threads)
-    print(f"medians over {args.repeats} timed runs each (warm-up excluded)")
+    options = {"mnist1d": {"n_repeats": args.mnist_repeats, "n_epochs": args.mnist_epochs}}
+    rows = run(names, args.repeats, args.threads, options)
+    print(f"medians over {args.repeats} timed runs each (warm-up excluded"
+          + (f"; mnist1d: {args.mnist_repeats} run(s) of {args.mnist_epochs} epochs" if "mnist1d" in names
+             else "") + ")")
     print(format_table(rows))
-    overheads = format_overheads(rows)
-    if overheads:
-        print(overheads)
+    for extra in (format_overheads(rows), format_fit_cost(rows)):
+        if extra:
+            print(extra)
     print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return rows
 

@@ -125,6 +125,55 @@ def _echo_data(seed):
     return x, y
 
 
+def _stream_epochs(x, y, hidden, n_classes, window, lr, n_repeats, seed):
+    """Time epochs of truncated BPTT over a batch of streams (a tanh RNN, a head at every step, Adagrad).
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (batch, steps, 1)
+        The input streams, float32.
+    y : torch.Tensor of shape (batch, steps)
+        Class indices at every step, int64.
+    hidden, n_classes, window : int
+        Hidden units, classes and steps per BPTT window (``steps // window``
+        windows per epoch).
+    lr : float
+        Learning rate of ``torch.optim.Adagrad``.
+    n_repeats : int
+        Number of timed epochs (after one untimed warm-up epoch).
+    seed : int
+        Seed of the initial weights (``torch.manual_seed``).
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed epoch, in seconds.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    batch, n_windows = x.shape[0], x.shape[1] // window
+    rnn = torch.nn.RNN(input_size=x.shape[2], hidden_size=hidden, batch_first=True)
+    head = torch.nn.Linear(hidden, n_classes)
+    params = list(rnn.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adagrad(params, lr=lr)
+
+    def run_epoch():
+        h = torch.zeros(1, batch, hidden)
+        for w in range(n_windows):
+            cols = slice(w * window, (w + 1) * window)
+            optimizer.zero_grad()
+            out, h = rnn(x[:, cols], h)
+            logits = head(out)
+            loss = F.cross_entropy(logits.reshape(-1, n_classes), y[:, cols].reshape(-1))
+            loss.backward()
+            optimizer.step()
+            h = h.detach()
+
+    return time_calls(run_epoch, n_repeats)
+
+
 def echo_epoch(n_repeats=5, seed=0, threads=None):
     """Time training epochs of the echo RNN tutorial in PyTorch.
 
@@ -154,32 +203,77 @@ def echo_epoch(n_repeats=5, seed=0, threads=None):
     list of float
         Wall-clock time of each timed epoch, in seconds.
     """
-    import torch
-    import torch.nn.functional as F
-
     _set_threads(threads)
-    torch.manual_seed(seed)
     x, y = _echo_data(seed)
-    n_windows = x.shape[1] // ECHO_WINDOW
+    return _stream_epochs(x, y, ECHO_HIDDEN, ECHO_CLASSES, ECHO_WINDOW, ECHO_LR, n_repeats, seed)
 
-    rnn = torch.nn.RNN(input_size=1, hidden_size=ECHO_HIDDEN, batch_first=True)
-    head = torch.nn.Linear(ECHO_HIDDEN, ECHO_CLASSES)
-    params = list(rnn.parameters()) + list(head.parameters())
-    optimizer = torch.optim.Adagrad(params, lr=ECHO_LR)
 
-    def run_epoch():
-        h = torch.zeros(1, ECHO_BATCH, ECHO_HIDDEN)
-        for w in range(n_windows):
-            cols = slice(w * ECHO_WINDOW, (w + 1) * ECHO_WINDOW)
-            optimizer.zero_grad()
-            out, h = rnn(x[:, cols], h)
-            logits = head(out)
-            loss = F.cross_entropy(logits.reshape(-1, ECHO_CLASSES), y[:, cols].reshape(-1))
-            loss.backward()
-            optimizer.step()
-            h = h.detach()
+# Configuration of the rule-stream tutorial (T5) as the benchmark runs it: 100000 bits in 200 rows.
+RULE_BITS, RULE_ROWS, RULE_LAG = 100_000, 200, 1
+RULE_HIDDEN, RULE_CLASSES, RULE_WINDOW, RULE_LR = 6, 2, 5, 0.1
 
-    return time_calls(run_epoch, n_repeats)
+
+def _rule_data(seed):
+    """The rule stream of tutorial T5 as torch tensors, drawn with numpy.
+
+    The same rule as ``rnnkit.datasets.make_rule_stream(lag=1)`` (this module
+    does not import rnnkit): target 0 after two ones, 1 after two zeros,
+    otherwise a fair coin. Only the shapes matter for the timing.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the numpy generator.
+
+    Returns
+    -------
+    x : torch.Tensor
+        Float32 tensor of shape ``(200, 500, 1)``: the bits, cut row-major.
+    y : torch.Tensor
+        Int64 tensor of shape ``(200, 500)``: the targets.
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 2, size=RULE_BITS)
+    target = rng.integers(0, 2, size=RULE_BITS)  # the coins; forced steps overwritten below
+    older, newer = bits[:RULE_BITS - RULE_LAG - 1], bits[1:RULE_BITS - RULE_LAG]  # x[t - lag - 1], x[t - lag]
+    forced = target[RULE_LAG + 1:]
+    forced[(older == 1) & (newer == 1)] = 0
+    forced[(older == 0) & (newer == 0)] = 1
+    x = torch.from_numpy(bits.reshape(RULE_ROWS, -1, 1).astype(np.float32))
+    y = torch.from_numpy(target.reshape(RULE_ROWS, -1).astype(np.int64))
+    return x, y
+
+
+def rule_epoch(n_repeats=5, seed=0, threads=None):
+    """Time training epochs of the rule-stream tutorial (T5) in PyTorch.
+
+    ``torch.nn.RNN(1, 6)`` (tanh) and a ``torch.nn.Linear(6, 2)`` head at
+    every step, on a batch of 200 streams of 500 bits: an epoch runs 100
+    consecutive windows of 5 steps, the hidden state carried from window to
+    window but detached (zero at the start of the epoch); each window does
+    zero_grad, forward, ``cross_entropy`` averaged over the window's steps,
+    backward and one ``torch.optim.Adagrad(lr=0.1)`` step -- the loop of
+    :func:`echo_epoch` with T5's sizes. One untimed warm-up epoch runs first.
+
+    Parameters
+    ----------
+    n_repeats : int, default=5
+        Number of timed epochs.
+    seed : int, default=0
+        Seed for the data and the initial weights.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed epoch, in seconds.
+    """
+    _set_threads(threads)
+    x, y = _rule_data(seed)
+    return _stream_epochs(x, y, RULE_HIDDEN, RULE_CLASSES, RULE_WINDOW, RULE_LR, n_repeats, seed)
 
 
 def lstm_step(
@@ -193,45 +287,62 @@ def lstm_step(
     num_layers=1,
     bidirectional=False,
     threads=None,
+    cell="lstm",
+    n_batches=1,
+    n_epochs=1,
 ):
-    """Time training steps of an LSTM sequence classifier in PyTorch.
+    """Time training steps (or epochs) of an LSTM or GRU sequence classifier in PyTorch.
 
-    One step does zero_grad, a forward pass through
-    ``torch.nn.LSTM(batch_first=True)``, takes the output at the last time
-    step (for a bidirectional LSTM, the forward output at the last step
+    One step does zero_grad, a forward pass through ``torch.nn.LSTM`` (or
+    ``torch.nn.GRU``, ``batch_first=True``), takes the output at the last time
+    step (for a bidirectional network, the forward output at the last step
     concatenated with the reverse output at step 0), applies a
     ``torch.nn.Linear`` to ``n_classes`` logits, computes ``cross_entropy``,
-    backpropagates and takes one ``torch.optim.Adam(lr=1e-3)`` step. The batch
-    is fixed: random float32 inputs of shape ``(batch, steps, input_size)``
-    with random integer labels. Three untimed warm-up steps are run first.
+    backpropagates and takes one ``torch.optim.Adam(lr=1e-3)`` step. The data
+    are ``n_batches * batch`` random float32 sequences of shape ``(steps,
+    input_size)`` with random integer labels, built outside the timed region
+    together with the model and the optimizer. Three untimed warm-up steps on
+    the first batch are run first.
+
+    With ``n_batches=1`` (and ``n_epochs=1``) a timed call is one step on the
+    fixed batch. Otherwise a timed call is ``n_epochs`` epochs, each drawing a
+    new random order of the sequences (``torch.randperm``, as the estimator
+    shuffles) and taking one step per batch of ``batch`` sequences of that
+    order (``n_batches`` steps per epoch).
 
     Parameters
     ----------
     n_repeats : int, default=20
-        Number of timed training steps.
+        Number of timed calls.
     seed : int, default=0
-        Seed for the batch and the initial weights.
+        Seed for the data, the shuffling and the initial weights.
     hidden : int, default=128
-        Number of hidden units of the LSTM (per direction).
+        Number of hidden units of the network (per direction).
     input_size : int, default=28
         Number of input features per time step.
     steps : int, default=28
         Number of time steps of each sequence.
     batch : int, default=128
-        Number of sequences in the batch.
+        Number of sequences in a batch.
     n_classes : int, default=10
         Number of output classes.
     num_layers : int, default=1
-        Number of stacked LSTM layers.
+        Number of stacked layers.
     bidirectional : bool, default=False
-        Whether the LSTM is bidirectional.
+        Whether the layers are bidirectional.
     threads : int or None, default=None
         If not ``None``, passed to ``torch.set_num_threads`` before timing.
+    cell : {"lstm", "gru"}, default="lstm"
+        The recurrent layer: ``torch.nn.LSTM`` or ``torch.nn.GRU``.
+    n_batches : int, default=1
+        Batches in the data set (training steps per epoch).
+    n_epochs : int, default=1
+        Epochs per timed call (used when ``n_batches > 1`` or ``n_epochs > 1``).
 
     Returns
     -------
     list of float
-        Wall-clock time of each timed training step, in seconds.
+        Wall-clock time of each timed call, in seconds.
     """
     import torch
     import torch.nn.functional as F
@@ -239,10 +350,12 @@ def lstm_step(
     _set_threads(threads)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, steps, input_size, generator=generator, dtype=torch.float32)
-    labels = torch.randint(0, n_classes, (batch,), generator=generator)
+    n_seq = n_batches * batch
+    x = torch.randn(n_seq, steps, input_size, generator=generator, dtype=torch.float32)
+    labels = torch.randint(0, n_classes, (n_seq,), generator=generator)
 
-    lstm = torch.nn.LSTM(
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    rnn = layer(
         input_size=input_size,
         hidden_size=hidden,
         num_layers=num_layers,
@@ -251,21 +364,32 @@ def lstm_step(
     )
     n_dirs = 2 if bidirectional else 1
     head = torch.nn.Linear(n_dirs * hidden, n_classes)
-    params = list(lstm.parameters()) + list(head.parameters())
+    params = list(rnn.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(params, lr=1e-3)
 
-    def train_step():
+    def train_step(xb, yb):
         optimizer.zero_grad()
-        out, _ = lstm(x)
+        out, _ = rnn(xb)
         if bidirectional:
             last = torch.cat([out[:, -1, :hidden], out[:, 0, hidden:]], 1)
         else:
             last = out[:, -1, :]
-        loss = F.cross_entropy(head(last), labels)
+        loss = F.cross_entropy(head(last), yb)
         loss.backward()
         optimizer.step()
 
-    return time_calls(train_step, n_repeats, n_warmup=3)
+    def train_epochs():
+        for _ in range(n_epochs):
+            order = torch.randperm(n_seq, generator=generator)
+            for start in range(0, n_seq, batch):
+                idx = order[start:start + batch]
+                train_step(x[idx], labels[idx])
+
+    for _ in range(3):
+        train_step(x[:batch], labels[:batch])
+    if n_batches == 1 and n_epochs == 1:
+        return time_calls(lambda: train_step(x, labels), n_repeats, n_warmup=0)
+    return time_calls(train_epochs, n_repeats, n_warmup=0)
 
 
 def lstm2bi_step(n_repeats=20, seed=0, threads=None):
@@ -364,6 +488,8 @@ if __name__ == "__main__":
     print(describe())
     echo = echo_epoch()
     print(f"echo_epoch: median {statistics.median(echo):.4f} s over {len(echo)} epochs")
+    rule = rule_epoch()
+    print(f"rule_epoch: median {statistics.median(rule):.4f} s over {len(rule)} epochs")
     lstm = lstm_step()
     print(f"lstm_step:  median {statistics.median(lstm) * 1e3:.2f} ms over {len(lstm)} steps")
     bi = lstm2bi_step()
