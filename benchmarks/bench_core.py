@@ -52,6 +52,13 @@ counterparts (run once), and their overhead over the raw kernels is printed
 below the table, then the fixed cost of ``fit`` on the echo task
 (``echo_fit`` minus ``echo``, in ms).
 
+Then the roofline: numpy's float32 GEMM rate (2048 x 2048 products, under
+the same thread setting) and, for the workloads dominated by matrix products
+(``lstm``, ``lstm_est``, ``lstm2bi`` and the ``lstm``/``gru``/``lstm2bi``/
+``lstm512`` ``_fit`` ones), the FLOPs of a call (:func:`train_flops`), each
+side's GFLOP/s and share of the peak, the time a call would take at the peak,
+and the time of the call's own products (:func:`gemm_products`) in numpy.
+
 rnnkit runs in float32 (its fast default) and is warmed up once so that
 compilation (or loading numba's on-disk cache) is not timed. The PyTorch side
 is :mod:`torch_peer` (same directory); it is skipped with a message when
@@ -71,6 +78,7 @@ import functools
 import os
 import statistics
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -477,7 +485,7 @@ def bench_ctc(n_repeats=20, seed=0):
 #: sizes of the LSTM-128 workloads (keyword arguments of :func:`bench_rnn_fit` and ``torch_peer.lstm_step``)
 LSTM128 = dict(cell="lstm", hidden=128, input_size=28, steps=28, batch=128)
 
-#: the ``fit`` workloads on random sequences: their sizes, shared by both sides
+#: the ``fit`` workloads on random sequences: their sizes, shared by both sides and the roofline
 FIT_SHAPES = {
     "lstm_fit": dict(LSTM128, n_batches=20),
     "gru_fit": dict(LSTM128, cell="gru", n_batches=20),
@@ -524,6 +532,207 @@ WORKLOADS = {
 #: estimator workload -> (the raw-kernel workload it wraps, how many of its calls make one estimator call)
 ESTIMATOR_OF = {"echo_est": ("echo", 1), "lstm_est": ("lstm", 1), "echo_fit": ("echo", 1),
                 "lstm_fit": ("lstm", 20), "lstm2bi_fit": ("lstm2bi", 5)}
+
+
+# --------------------------------------------------------------------------- roofline
+#: gates of each cell: the recurrent products are ``gates * hidden`` wide
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+#: workloads dominated by matrix products -> (sizes, training steps per timed call)
+ROOFLINE = {
+    "lstm": (LSTM128, 1),
+    "lstm_est": (LSTM128, 1),
+    "lstm2bi": (dict(LSTM128, num_layers=2, bidirectional=True), 1),
+    **{name: ({k: v for k, v in FIT_SHAPES[name].items() if k != "n_batches"}, FIT_SHAPES[name]["n_batches"])
+       for name in ("lstm_fit", "gru_fit", "lstm2bi_fit", "lstm512_fit")},
+}
+
+
+def train_flops(cell, hidden, input_size, steps, batch, num_layers=1, bidirectional=False, n_classes=10):
+    """FLOPs of the matrix products of one training step (full BPTT, head on the last step).
+
+    With ``G`` gates (LSTM 4, GRU 3, RNN 1), ``H`` hidden units, ``T``
+    steps, ``B`` sequences, ``D`` directions (2 if bidirectional) and
+    ``I_l`` the input width of layer ``l`` (``input_size`` for the first,
+    ``D * H`` above it), each layer and direction costs, in multiply-adds:
+
+    * forward, input projection of all steps at once: ``T B I_l G H``;
+    * forward, recurrent product at each step: ``T B H G H``;
+    * backward, gradient to the previous state through ``W_hh`` at each
+      step: ``T B G H H``;
+    * backward, gradient to the layer's input through ``W_ih``, for layers
+      above the first only (the data need none): ``T B G H I_l``;
+    * weight gradients of ``W_ih`` and ``W_hh``: ``T B I_l G H + T B H G H``;
+
+    that is ``T B G H ((2 + [l > 0]) I_l + 3 H)``. The dense head (forward,
+    its weight gradient and the gradient to the state) adds ``3 B D H C``
+    for ``C`` classes. A multiply-add is 2 FLOPs. Element-wise work (gates,
+    loss, optimizer update) is not counted.
+
+    Parameters
+    ----------
+    cell : {"rnn", "gru", "lstm"}
+        The recurrent cell.
+    hidden : int
+        Hidden units per direction.
+    input_size : int
+        Features per time step.
+    steps : int
+        Time steps of each sequence.
+    batch : int
+        Sequences in the batch.
+    num_layers : int, default=1
+        Stacked layers.
+    bidirectional : bool, default=False
+        Bidirectional layers.
+    n_classes : int, default=10
+        Outputs of the head.
+
+    Returns
+    -------
+    int
+        FLOPs of one training step.
+    """
+    G, H, T, B, D = GATES[cell], hidden, steps, batch, 2 if bidirectional else 1
+    macs = 0
+    for layer in range(num_layers):
+        width = input_size if layer == 0 else D * H
+        macs += D * T * B * G * H * ((2 + (layer > 0)) * width + 3 * H)
+    macs += 3 * B * D * H * n_classes
+    return 2 * macs
+
+
+def gemm_products(cell, hidden, input_size, steps, batch, num_layers=1, bidirectional=False, n_classes=10):
+    """The matrix products counted by :func:`train_flops`, with their shapes.
+
+    Parameters
+    ----------
+    cell, hidden, input_size, steps, batch, num_layers, bidirectional, n_classes
+        As :func:`train_flops`.
+
+    Returns
+    -------
+    list of tuple of int
+        ``(m, k, n, count)``: ``count`` products of an (m, k) by a (k, n)
+        matrix. ``2 * sum(m * k * n * count)`` equals :func:`train_flops`.
+    """
+    G, H, T, B, D = GATES[cell], hidden, steps, batch, 2 if bidirectional else 1
+    products = []
+    for layer in range(num_layers):
+        width = input_size if layer == 0 else D * H
+        for _ in range(D):
+            products += [(T * B, width, G * H, 1),  # input projection
+                         (B, H, G * H, T),  # recurrent product, per step
+                         (B, G * H, H, T)]  # gradient to the previous state, per step
+            if layer > 0:
+                products.append((T * B, G * H, width, 1))  # gradient to the layer's input
+            products += [(width, T * B, G * H, 1), (H, T * B, G * H, 1)]  # dW_ih, dW_hh
+    products += [(B, D * H, n_classes, 1), (D * H, B, n_classes, 1), (B, n_classes, D * H, 1)]  # head
+    return products
+
+
+def numpy_products_time(products, repeats=5, seed=0):
+    """Best wall-clock time of running a list of float32 matrix products once each with numpy.
+
+    Operands are C-contiguous random float32 arrays built beforehand, and
+    each product writes into a preallocated output (``np.matmul(a, b,
+    out=c)``); one untimed pass runs first.
+
+    Parameters
+    ----------
+    products : list of tuple of int
+        ``(m, k, n, count)``, as :func:`gemm_products` returns.
+    repeats : int, default=5
+        Timed passes; the best is returned.
+    seed : int, default=0
+        Seed of the operands.
+
+    Returns
+    -------
+    float
+        Seconds of the fastest pass over all the products.
+    """
+    rng = np.random.default_rng(seed)
+    ops = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32),
+            np.empty((m, n), np.float32), count) for m, k, n, count in products]
+
+    def one_pass():
+        for a, b, c, count in ops:
+            for _ in range(count):
+                np.matmul(a, b, out=c)
+
+    return min(time_calls(one_pass, repeats))
+
+
+def gemm_peak(n=2048, repeats=5):
+    """The machine's float32 GEMM rate with numpy: the best of ``repeats`` (n, n) by (n, n) products.
+
+    Parameters
+    ----------
+    n : int, default=2048
+        Size of the square matrices.
+    repeats : int, default=5
+        Timed products (after one untimed one).
+
+    Returns
+    -------
+    float
+        GFLOP/s (``2 n**3`` FLOPs over the fastest product's time).
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    return 2 * n ** 3 / min(time_calls(lambda: np.dot(a, b), repeats)) / 1e9
+
+
+def measure_roofline(names, threads=None):
+    """The numpy GEMM peak and, for each named workload in :data:`ROOFLINE`, its products' cost.
+
+    Parameters
+    ----------
+    names : list of str
+        Workloads run; those not in :data:`ROOFLINE` are skipped.
+    threads : int or None, default=None
+        Threads for BLAS, as the timed run used (``None``: numpy's default).
+
+    Returns
+    -------
+    peak : float
+        numpy float32 GEMM rate, GFLOP/s.
+    costs : dict
+        name -> ``(FLOPs per timed call, seconds of the same products in
+        numpy per timed call)``.
+    """
+    limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits while alive
+    peak = gemm_peak()
+    costs = {}
+    for name in names:
+        if name not in ROOFLINE:
+            continue
+        sizes, n_steps = ROOFLINE[name]
+        flops = train_flops(**sizes)
+        products = gemm_products(**sizes)
+        assert 2 * sum(m * k * n * c for m, k, n, c in products) == flops
+        costs[name] = (n_steps * flops, n_steps * numpy_products_time(products))
+    return peak, costs
+
+
+def format_roofline(rows, peak, costs):
+    """The roofline table: FLOPs per call, bounds, and each side's achieved GFLOP/s and share of the peak."""
+    head = (f"{'workload':<12} {'GFLOP/call':>10} {'peak-bound':>11} {'np products':>12} "
+            f"{'rnnkit GF/s':>12} {'% peak':>7} {'torch GF/s':>11} {'% peak':>7} {'rnnkit/np':>10}")
+    lines = [head, "-" * len(head)]
+    for name, mine, peer in rows:
+        if name not in costs:
+            continue
+        flops, np_time = costs[name]
+        ours = flops / statistics.median(mine) / 1e9
+        theirs = "n/a" if peer is None else f"{flops / statistics.median(peer) / 1e9:.1f}"
+        theirs_pct = "n/a" if peer is None else f"{100 * flops / statistics.median(peer) / 1e9 / peak:.0f}%"
+        lines.append(f"{name:<12} {flops / 1e9:>10.3f} {1e3 * flops / 1e9 / peak:>8.2f} ms "
+                     f"{1e3 * np_time:>9.2f} ms {ours:>12.1f} {100 * ours / peak:>6.0f}% {theirs:>11} "
+                     f"{theirs_pct:>7} {statistics.median(mine) / np_time:>9.2f}x")
+    return "\n".join(lines)
 
 
 def _limit_threads(threads):
@@ -650,6 +859,18 @@ def main(argv=None):
     for extra in (format_overheads(rows), format_fit_cost(rows)):
         if extra:
             print(extra)
+    if any(name in ROOFLINE for name in names):
+        start = time.perf_counter()
+        peak, costs = measure_roofline(names, args.threads)
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(sorted({f"{p['internal_api']} {p['num_threads']} threads" for p in threadpool_info()
+                                 if p["user_api"] == "blas"}))
+        print(f"\nroofline: numpy float32 GEMM peak {peak:.1f} GFLOP/s (2048^3, best of 5; {blas}); "
+              f"measured in {time.perf_counter() - start:.1f} s")
+        print("peak-bound = FLOPs / peak; np products = the step's own products (train_flops' shapes) timed "
+              "in numpy;\nGF/s and % peak from the medians; rnnkit/np = rnnkit median / np products")
+        print(format_roofline(rows, peak, costs))
     print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return rows
 
