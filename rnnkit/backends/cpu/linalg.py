@@ -126,6 +126,29 @@ def mm_nn(A, B, out, accumulate):
 
 
 @njit(**JIT_OPTIONS)
+def mm_nn_add(A, B, out, buf):
+    """``out += A @ B`` for ``A`` (M, K), ``B`` (K, N), without allocating.
+
+    A product large enough for BLAS is written into the scratch ``buf`` (at
+    least ``M * N`` elements, C-contiguous) and added from there:
+    ``out += np.dot(A, B)`` would allocate the product at every call (once per
+    step in the cells' backward passes, where it cost more than the addition).
+    """
+    M, K = A.shape
+    N = B.shape[1]
+    if not uses_blas(M, N, K):
+        mm_nn(A, B, out, True)
+        return
+    prod = cview(buf[:M * N], (M, N))
+    np.dot(A, B, prod)
+    for m in range(M):
+        o = out[m]
+        p = prod[m]
+        for n in range(N):
+            o[n] += p[n]
+
+
+@njit(**JIT_OPTIONS)
 def mm_tn(A, B, out, accumulate):
     """``out (+)= A.T @ B`` for ``A`` (M, K), ``B`` (M, N)."""
     M, K = A.shape

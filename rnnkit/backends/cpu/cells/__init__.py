@@ -21,7 +21,9 @@ Conventions shared by every cell's kernels:
   (``dpre_ih``, ``dpre_hh``, (T, B, G*H), zero at masked steps) and of the
   initial state, from the gradients ``dhs`` (T, B, H) of every step's output
   and ``dh_last``/``dc_last`` of the final state;
-* ``tmp`` (at least B*G*H) is scratch: kernels allocate nothing.
+* ``tmp`` (at least B*G*H + B*H) is scratch: kernels allocate nothing; backward
+  passes add their recurrent product ``da @ W_hh`` through ``tmp[B*G*H:]``
+  (:func:`~rnnkit.backends.cpu.linalg.mm_nn_add`).
 """
 
 import importlib

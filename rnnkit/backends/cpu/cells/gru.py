@@ -2,7 +2,7 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..linalg import cview, mm_nn, mm_nt
+from ..linalg import cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -133,4 +133,4 @@ def backward_sequence(
                 iz[j] = daz
                 hz[j] = daz
                 d[j] = dj * z
-        mm_nn(dah, W_hh, dh, True)
+        mm_nn_add(dah, W_hh, dh, tmp[B * 3 * H:])

@@ -2,7 +2,7 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..linalg import cview, mm_nn, mm_nt
+from ..linalg import cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -159,4 +159,4 @@ def backward_sequence(
                     gpi[j] += ri[j] * cp[j]
                     gpf[j] += rf[j] * cp[j]
             d[:] = zero
-        mm_nn(da, W_hh, dh, True)
+        mm_nn_add(da, W_hh, dh, tmp[B * 4 * H:])

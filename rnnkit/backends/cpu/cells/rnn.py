@@ -2,7 +2,7 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..linalg import cview, mm_nn, mm_nt
+from ..linalg import cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, tanh
 
 
@@ -76,14 +76,13 @@ def backward_sequence(
 ):
     """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
     if lnp.shape[0] > 0:
-        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, True)
+        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, True)
     else:
-        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, False)
+        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, False)
 
 
 @njit(**JIT_OPTIONS)
-def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp,
-                   ln):
+def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, ln):
     T, B, H = dhs.shape
     zero = dhs.dtype.type(0)
     one = dhs.dtype.type(1)
@@ -116,4 +115,4 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
             if t < lengths[b]:
                 for j in range(H):
                     dh[b, j] = zero
-        mm_nn(da, W_hh, dh, True)
+        mm_nn_add(da, W_hh, dh, tmp[B * H:])
