@@ -35,6 +35,16 @@ class BaseRNN(ProgressMixin, StreamStateMixin, TorchInteropMixin, BaseEstimator,
     Not meant to be used directly; see the subclasses for the parameters.
     """
 
+    @classmethod
+    def _get_param_names(cls):
+        # scikit-learn reads ``__init__``'s signature again at every ``get_params`` (so at every ``fit``,
+        # which validates the parameters); a class's signature does not change: read once per class
+        names = cls.__dict__.get("_param_names_cache")
+        if names is None:
+            names = tuple(super()._get_param_names())
+            cls._param_names_cache = names
+        return list(names)
+
     _parameter_constraints: dict = {
         "cell": [StrOptions(set(CELLS))],
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],

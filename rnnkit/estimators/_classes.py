@@ -20,8 +20,10 @@ def _unique_inverse(labels):
     if labels.dtype.kind in "iu" and labels.size:
         lo, hi = int(labels.min()), int(labels.max())
         if hi - lo <= 4 * labels.size + 1024:
-            shifted = labels - lo
+            shifted = labels - lo if lo else labels
             present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            if lo == 0 and present.all():  # the labels are 0..K-1, each present: their own codes
+                return np.arange(hi + 1, dtype=labels.dtype), labels
             table = np.cumsum(present) - 1
             return np.flatnonzero(present) + lo, table[shifted]
     return np.unique(labels, return_inverse=True)
@@ -219,6 +221,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
             raise ValueError(f"y contains labels {uniq[~seen].tolist()} not in classes_ "
                              f"{self.classes_.tolist()}; pass every label with classes= on the first call to "
                              "partial_fit")
+        if pos.shape[0] == self.classes_.shape[0]:  # every class seen: pos is 0..K-1
+            return inverse.reshape(-1).astype(np.int64)  # a copy: never a view of the caller's y
         return pos[inverse.reshape(-1)]
 
     def _predict_from_out(self, out, lengths):
