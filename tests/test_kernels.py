@@ -136,6 +136,37 @@ def test_float32_tanh_error_bound():
 
 
 @pytest.mark.compiled
+def test_float32_exp_and_log_error_bounds():
+    from numba import njit
+
+    from rnnkit.backends.cpu.numeric import exp, log
+
+    @njit
+    def apply(fn_code, x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp(x[i]) if fn_code == 0 else log(x[i])
+
+    x = np.linspace(-110, 90, 400_001).astype(np.float32)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, 88.7, 88.73, -103.8, -104.0], np.float32)
+    out = np.empty(x.shape[0] + specials.shape[0], np.float32)
+    apply(0, np.concatenate([x, specials]), out)
+    ref = np.exp(x.astype(np.float64))
+    normal = (ref > 1.2e-38) & (ref < 3.4e38)
+    assert (np.abs(out[:x.shape[0]] - ref)[normal] / ref[normal]).max() < 2e-7
+    assert (out[:x.shape[0]][ref < 1.2e-38] < 1.2e-38).all() and np.isinf(out[:x.shape[0]][x > 88.73]).all()
+    # exp of nan, inf, -inf, 0
+    np.testing.assert_array_equal(out[-8:-4], np.array([np.nan, np.inf, 0, 1], np.float32))
+    assert np.isinf(out[-3]) and 0 < out[-2] < 1e-44 and out[-1] == 0  # 88.73 overflows; -103.8 is subnormal
+    y = np.exp(np.linspace(np.log(1e-45), np.log(3.4e38), 400_001)).astype(np.float32)
+    y = y[y > 0]
+    specials = np.array([np.nan, np.inf, -1.0, 0.0, 1.0], np.float32)
+    out = np.empty(y.shape[0] + specials.shape[0], np.float32)
+    apply(1, np.concatenate([y, specials]), out)
+    ref = np.log(y.astype(np.float64))
+    assert (np.abs(out[:y.shape[0]] - ref) / np.maximum(np.abs(ref), 1)).max() < 2e-7
+    np.testing.assert_array_equal(out[-5:], np.array([np.nan, np.inf, np.nan, -np.inf, 0], np.float32))
+
+
 def test_float32_kernel_tanh_matches_python_twin():
     """The compiled float32 path uses the same rational tanh as the documented NumPy twin."""
     net = Network("rnn", 1, 1, 1, bias=False, loss="squared_error")

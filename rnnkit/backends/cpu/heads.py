@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..._config import INTERNAL
+from .numeric import exp, log
 
 
 @njit(**INTERNAL)
@@ -60,11 +61,11 @@ def item_loss(loss, Z, Yt, dZ, t, b, weight):
                 m = Z[t, b, k]
         s = zero
         for k in range(K):
-            e = np.exp(Z[t, b, k] - m)
+            e = exp(Z[t, b, k] - m)
             dZ[t, b, k] = e
             s += e
         c = int(Yt[t, b, 0])
-        out = m + np.log(s) - Z[t, b, c]
+        out = m + log(s) - Z[t, b, c]
         inv = weight / s
         for k in range(K):
             dZ[t, b, k] *= inv
@@ -77,11 +78,11 @@ def item_loss(loss, Z, Yt, dZ, t, b, weight):
             zk = Z[t, b, k]
             yk = Yt[t, b, k]
             az = zk if zk > zero else -zk
-            total += (zk if zk > zero else zero) - zk * yk + np.log1p(np.exp(-az))
+            total += (zk if zk > zero else zero) - zk * yk + np.log1p(exp(-az))
             if zk >= zero:
-                p = one / (one + np.exp(-zk))
+                p = one / (one + exp(-zk))
             else:
-                e = np.exp(zk)
+                e = exp(zk)
                 p = e / (one + e)
             dZ[t, b, k] = weight * inv_k * (p - yk)
         return total * inv_k

@@ -114,15 +114,18 @@ def mm_nn(A, B, out, accumulate):
         else:
             np.dot(A, B, out)
         return
+    # each output summed in a register: accumulating into ``out`` in the inner loop stores at every
+    # multiply-add (``out`` may alias the operands), which dominated the tiny products of small models
     zero = out.dtype.type(0)
     for m in range(M):
-        if not accumulate:
-            for n in range(N):
-                out[m, n] = zero
-        for k in range(K):
-            a = A[m, k]
-            for n in range(N):
-                out[m, n] += a * B[k, n]
+        for n in range(N):
+            s = zero
+            for k in range(K):
+                s += A[m, k] * B[k, n]
+            if accumulate:
+                out[m, n] += s
+            else:
+                out[m, n] = s
 
 
 @njit(**JIT_OPTIONS)
@@ -159,24 +162,37 @@ def mm_tn(A, B, out, accumulate):
         else:
             np.dot(A.T, B, out)
         return
-    if not accumulate:
-        zero = out.dtype.type(0)
-        for k in range(K):
-            for n in range(N):
-                out[k, n] = zero
-    for m in range(M):
-        for k in range(K):
-            ak = A[m, k]
-            for n in range(N):
-                out[k, n] += ak * B[m, n]
+    zero = out.dtype.type(0)
+    for k in range(K):
+        for n in range(N):
+            s = zero
+            for m in range(M):
+                s += A[m, k] * B[m, n]
+            if accumulate:
+                out[k, n] += s
+            else:
+                out[k, n] = s
 
 
 @njit(**JIT_OPTIONS)
 def colsum(A, out, accumulate):
     """``out (+)= A.sum(axis=0)`` for ``A`` (M, N)."""
+    M, N = A.shape
+    zero = out.dtype.type(0)
+    if N <= 16:  # a few columns: each summed in a register
+        for n in range(N):
+            s = zero
+            for m in range(M):
+                s += A[m, n]
+            if accumulate:
+                out[n] += s
+            else:
+                out[n] = s
+        return
     if not accumulate:
-        for n in range(A.shape[1]):
-            out[n] = 0
-    for m in range(A.shape[0]):
-        for n in range(A.shape[1]):
-            out[n] += A[m, n]
+        for n in range(N):
+            out[n] = zero
+    for m in range(M):
+        a = A[m]
+        for n in range(N):
+            out[n] += a[n]
