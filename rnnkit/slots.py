@@ -56,7 +56,8 @@ N_OFF = 7
 HEAD_W, HEAD_B, HEAD_END = 0, 1, 2
 
 # --------------------------------------------------------------------------- workspace regions
-(WS_XP,       # (T, B, G*H) input projections of the current (layer, direction)
+(WS_XP,       # (T, B, G*H) input projections of the current (layer, direction), then in backward
+             # the gradient of its input pre-activations (the cells consume the projections first)
  WS_HS,       # (L*D, T+1, B, H) hidden states, [0] the initial state
  WS_CS,       # (L*D, T+1, B, H) cell states (cells with HAS_CELL_STATE)
  WS_CACHE,    # (L*D, T, B, CACHE) what each cell keeps for backward
@@ -67,17 +68,16 @@ HEAD_W, HEAD_B, HEAD_END = 0, 1, 2
  WS_HL,       # (B, D*H) final features fed to a last-step head
  WS_LOGITS,   # (R, B, K) head outputs, R = T per step or 1
  WS_DLOGITS,  # (R, B, K) their gradient
- WS_DY,       # (2, T*B, D*H) gradients of a layer's outputs and of its input
+ WS_DY,       # (2, T*B, D*H) gradients of a layer's outputs and of its input ((1, ...) for one layer)
  WS_DHS,      # (T, B, H) one direction's share of WS_DY
- WS_DPI,      # (T, B, G*H) gradient of the input pre-activations
  WS_DPH,      # (T, B, G*H) gradient of the recurrent pre-activations (SPLIT_HH)
  WS_DXR,      # (T*B, max(I, D*H)) input gradient of a reverse direction
  WS_DHL,      # (B, D*H) gradient of the last-step features
  WS_DLAST,    # (B, H) gradient of one direction's final state
  WS_DZERO,    # (B, H) zeros (the final cell-state gradient)
- WS_TMP,      # (B, G*H) scratch of the cell kernels
- ) = range(20)
-N_WS = 20
+ WS_TMP,      # (B*G*H + B*H) scratch of the cell kernels
+ ) = range(19)
+N_WS = 19
 
 # --------------------------------------------------------------------------- optimizer
 (HYPER_LR, HYPER_MOMENTUM, HYPER_NESTEROV, HYPER_BETA_1, HYPER_BETA_2, HYPER_EPSILON, HYPER_RHO,

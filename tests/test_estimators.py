@@ -38,8 +38,15 @@ _MINI_BATCH = {"check_sample_weight_equivalence_on_dense_data": "mini-batch trai
                                                                 "the batches"}
 
 
+# float32 training: a fit with integer weights and one with repeated rows sum their gradients in another
+# order, so their predictions agree to float32 rounding (measured: 1.6e-7 relative on 1 of 45 values),
+# where the check asks for 1e-7; the property itself is checked in float64 below, where it is exact
+_FLOAT32_WEIGHTS = {"check_sample_weight_equivalence_on_dense_data":
+                    "float32 rounding; checked in float64 by test_sample_weights_equal_repetition_float64"}
+
+
 def _expected_failed(estimator):
-    return {**EXPECTED_FAILED, **(_MINI_BATCH if isinstance(estimator, RNNRegressor) else {})}
+    return {**EXPECTED_FAILED, **(_MINI_BATCH if isinstance(estimator, RNNRegressor) else _FLOAT32_WEIGHTS)}
 
 
 @parametrize_with_checks([RNNClassifier(), RNNRegressor()], expected_failed_checks=_expected_failed)
@@ -47,6 +54,14 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sample_weights_equal_repetition_float64():
+    """scikit-learn's weights-versus-repetition check, on the classifier trained in float64."""
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    check_sample_weight_equivalence_on_dense_data("RNNClassifier", RNNClassifier(dtype="float64"))
 
 
 def small(cls, **kw):

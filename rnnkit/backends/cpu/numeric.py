@@ -199,7 +199,8 @@ def _f32_from_bits(typingctx, i):
     return types.float32(i), codegen
 
 
-@overload(exp, inline="always")
+# not inline="always" (as tanh is): numba's IR inliner warns on the selects below; LLVM inlines it
+@overload(exp)
 def _ov_exp(x):
     if x == types.float32:
 
@@ -233,7 +234,7 @@ def _ov_exp(x):
     return None
 
 
-@overload(log, inline="always")
+@overload(log)
 def _ov_log(x):
     if x == types.float32:
 

@@ -40,7 +40,6 @@ from ...slots import (
     WS_DLAST,
     WS_DLOGITS,
     WS_DPH,
-    WS_DPI,
     WS_DXR,
     WS_DY,
     WS_DZERO,
@@ -147,7 +146,7 @@ def project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh):
     GH = cfg[CFG_GATES] * H
     fold = cfg[CFG_SPLIT_HH] == 0
     xp2 = v2(region(ws, WS_XP), 0, T * B, GH)
-    bsum = region(ws, WS_DPI)[:GH]  # free until backward
+    bsum = region(ws, WS_TMP)[:GH]  # free until the cell runs
     inp = cview(X, (T * B, I)) if k == 0 else layer_in(ws, cfg, k - 1, T, B, drop)
     if d == 0:
         src = inp
@@ -308,7 +307,7 @@ def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb
     DH = D * H
     TB = T * B
     idx = k * D + d
-    dpi2 = v2(region(ws, WS_DPI), 0, TB, GH)
+    dpi2 = v2(region(ws, WS_XP), 0, TB, GH)  # the projections' region: free once forward ran
     dhh2 = v2(region(ws, WS_DPH), 0, TB, GH) if split else dpi2
     if k > 0:
         din = v2(region(ws, WS_DY), (1 - cur) * TB * DH, TB, DH)
@@ -362,7 +361,7 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     H, L, D, C = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_CACHE]
     GH = cfg[CFG_GATES] * H
     head_backward(theta, off, cfg, ws, drop, grad, T, B)
-    dpi = v3(region(ws, WS_DPI), 0, T, B, GH)
+    dpi = v3(region(ws, WS_XP), 0, T, B, GH)  # the projections' region: free once forward ran
     dph = v3(region(ws, WS_DPH), 0, T if cfg[CFG_SPLIT_HH] != 0 else 0, B, GH)
     cur = np.int64(0)  # not a literal 0: one compilation of the helpers it is passed to
     for k in range(L - 1, -1, -1):

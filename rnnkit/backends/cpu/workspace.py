@@ -47,7 +47,7 @@ def ws_offsets(T, B, cfg, drop):
     n_ys = L * T * B * DH
     bi = D == 2
     sizes = np.array([
-        T * B * GH,                                          # WS_XP
+        T * B * GH,                                          # WS_XP (and the gradient of the same)
         LD * (T + 1) * B * H,                                # WS_HS
         LD * (T + 1) * B * H if cfg[CFG_HAS_C] else 0,       # WS_CS
         LD * T * B * cfg[CFG_CACHE],                         # WS_CACHE
@@ -58,9 +58,8 @@ def ws_offsets(T, B, cfg, drop):
         B * DH,                                              # WS_HL
         Tl * B * K,                                          # WS_LOGITS
         Tl * B * K,                                          # WS_DLOGITS
-        2 * T * B * DH,                                      # WS_DY
+        (2 if L > 1 else 1) * T * B * DH,                    # WS_DY
         T * B * H if bi else 0,                              # WS_DHS
-        T * B * GH,                                          # WS_DPI
         T * B * GH if cfg[CFG_SPLIT_HH] else 0,              # WS_DPH
         T * B * IM if bi else 0,                             # WS_DXR
         B * DH,                                              # WS_DHL
