@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..._config import INTERNAL
-from .numeric import exp, log
+from .numeric import exp
 
 
 @njit(**INTERNAL)
@@ -65,7 +65,7 @@ def item_loss(loss, Z, Yt, dZ, t, b, weight):
             dZ[t, b, k] = e
             s += e
         c = int(Yt[t, b, 0])
-        out = m + log(s) - Z[t, b, c]
+        out = m + np.log(s) - Z[t, b, c]
         inv = weight / s
         for k in range(K):
             dZ[t, b, k] *= inv

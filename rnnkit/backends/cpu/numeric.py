@@ -28,7 +28,7 @@ from numba.extending import intrinsic, overload
 
 from ..._config import JIT_OPTIONS
 
-__all__ = ["tanh", "sigmoid", "exp", "log", "TANH32_CLAMP", "LN_EPS", "ln_forward", "ln_backward"]
+__all__ = ["tanh", "sigmoid", "exp", "TANH32_CLAMP", "LN_EPS", "ln_forward", "ln_backward"]
 
 #: Added to the variance inside layer normalisation.
 LN_EPS = 1e-5
@@ -146,42 +146,11 @@ def exp(x):
     float
         ``exp(x)``. In float32 kernels: Cephes' ``expf`` reduction (``x = n ln 2
         + r``, a degree-7 polynomial in ``r``, ``2**n`` built from its bits),
-        relative error below ``2e-7`` (tested); ``inf`` above 88.72, ``0`` below
-        -103.9, NaN kept. A libm call per element (``expf``) was a tenth of the
+        relative error below ``2e-7`` (tested); ``inf`` above 88.72, ``0`` from
+        -104, NaN kept. A libm call per element (``expf``) was a tenth of the
         time of small models' epochs, in their softmax cross-entropy.
     """
     return np.exp(x)
-
-
-def log(x):
-    """Natural logarithm: ``np.log`` in float64; in float32, a polynomial that compiles to no library call.
-
-    Parameters
-    ----------
-    x : float
-        Argument.
-
-    Returns
-    -------
-    float
-        ``log(x)``. In float32 kernels: Cephes' ``logf`` (exponent and mantissa
-        from the bits, a degree-9 polynomial), error below ``2e-7`` relative
-        to ``max(|log x|, 1)`` over the positive floats (tested); ``-inf`` at 0,
-        NaN below 0, ``inf`` and NaN kept.
-    """
-    return np.log(x)
-
-
-@intrinsic
-def _f32_bits(typingctx, x):
-    """The bits of a float32 as an int32."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
 
 
 @intrinsic
@@ -199,14 +168,16 @@ def _f32_from_bits(typingctx, i):
     return types.float32(i), codegen
 
 
-# not inline="always" (as tanh is): numba's IR inliner warns on the selects below; LLVM inlines it
-@overload(exp)
+@overload(exp, inline="always")
 def _ov_exp(x):
     if x == types.float32:
 
         def impl32(x):
+            # no branches or selects (numba's IR inliner mishandles them): the clamp keeps NaN
+            # (min/max return their first argument when unordered), 2**n as two factors makes
+            # inf above 88.72 and 0 from -104 by itself
             f = np.float32
-            xc = min(max(x, f(-103.9)), f(88.72283))
+            xc = min(max(x, f(-104.0)), f(88.7229))
             n = np.floor(xc * f(1.44269504088896341) + f(0.5))
             r = xc - n * f(0.693359375) + n * f(2.12194440e-4)
             p = f(1.9875691500e-4)
@@ -217,59 +188,15 @@ def _ov_exp(x):
             p = p * r + f(5.0000001201e-1)
             p = p * r * r + r + f(1)
             k = np.int32(n)
-            h = k >> np.int32(1)  # 2**n as two factors: each stays a normal number
-            y = p * _f32_from_bits((h + np.int32(127)) << np.int32(23)) \
+            h = k >> np.int32(1)
+            return p * _f32_from_bits((h + np.int32(127)) << np.int32(23)) \
                 * _f32_from_bits((k - h + np.int32(127)) << np.int32(23))
-            y = y if x <= f(88.72283) else f(np.inf)
-            y = y if x >= f(-103.9) else f(0)
-            return y if x == x else x
 
         return impl32
     if isinstance(x, types.Float):
 
         def impl64(x):
             return np.exp(x)
-
-        return impl64
-    return None
-
-
-@overload(log)
-def _ov_log(x):
-    if x == types.float32:
-
-        def impl32(x):
-            f = np.float32
-            i32 = np.int32
-            tiny = x < f(1.17549435e-38)  # subnormal: scaled into the normal range first
-            xs = x * f(8388608.0) if tiny else x
-            bits = _f32_bits(xs)
-            e = ((bits >> i32(23)) & i32(255)) - i32(126) - (i32(23) if tiny else i32(0))
-            m = _f32_from_bits((bits & i32(0x007FFFFF)) | i32(0x3F000000))  # in [0.5, 1)
-            low = m < f(0.707106781186547524)
-            e = e - i32(1) if low else e
-            m = (m + m - f(1)) if low else (m - f(1))
-            ef = f(e)
-            z = m * m
-            y = f(7.0376836292e-2)
-            y = y * m - f(1.1514610310e-1)
-            y = y * m + f(1.1676998740e-1)
-            y = y * m - f(1.2420140846e-1)
-            y = y * m + f(1.4249322787e-1)
-            y = y * m - f(1.6668057665e-1)
-            y = y * m + f(2.0000714765e-1)
-            y = y * m - f(2.4999993993e-1)
-            y = y * m + f(3.3333331174e-1)
-            y = y * m * z - ef * f(2.12194440e-4) - f(0.5) * z
-            r = m + y + ef * f(0.693359375)
-            r = r if x < f(np.inf) else x
-            return r if x > f(0) else (f(-np.inf) if x == f(0) else f(np.nan))
-
-        return impl32
-    if isinstance(x, types.Float):
-
-        def impl64(x):
-            return np.log(x)
 
         return impl64
     return None
