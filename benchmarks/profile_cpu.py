@@ -93,6 +93,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workload", nargs="?", help="a bench_core workload (e.g. echo, lstm, rule_fit)")
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--mnist-epochs", type=int, default=200, help="epochs of the mnist1d workload's fit")
     parser.add_argument("--map", default="rnnkit-jit-symbols.txt", help="the symbol map written / read")
     parser.add_argument("--report", metavar="PERF_DATA", help="summarise a perf recording instead")
     args = parser.parse_args(argv)
@@ -102,7 +103,8 @@ def main(argv=None):
         return
     import bench_core
 
-    bench_core.WORKLOADS[args.workload][1](n_repeats=args.repeats)
+    extra = {"n_epochs": args.mnist_epochs} if args.workload == "mnist1d" else {}
+    bench_core.WORKLOADS[args.workload][1](n_repeats=args.repeats, **extra)
     write_symbol_map(args.map)
     print(f"symbol map: {args.map}")
 
