@@ -148,7 +148,9 @@ def item_loss(loss, z, y):
     K = z.shape[0]
     if loss == "binary_cross_entropy":
         p = sigmoid(z)
-        value = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+        # -(y log p + (1 - y) log(1 - p)) written as log(1 + e^z) - y z: the same value, without
+        # log(0) once p rounds to 1 (large logits, e.g. a relu network's, gave NaN or lost digits)
+        value = (np.logaddexp(0.0, z) - y * z).mean()
         return value, (p - y) / K
     r = z - y
     return 0.5 * (r ** 2).mean(), r / K
