@@ -1,6 +1,7 @@
 """Compiled kernels against the NumPy loop references and finite differences."""
 
 import itertools
+import zlib
 
 import naive
 import numpy as np
@@ -76,7 +77,8 @@ def compare(net, theta, X, lengths, Y, h0, c0, dtype, rtol):
                          list(itertools.product(CELLS, LOSSES, OUTPUTS, [True, False])))
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 def test_matches_naive(cell, loss, output, bias, dtype, rtol):
-    rng = np.random.default_rng(abs(hash((cell, loss, output, bias))) % 2**32)
+    # a seed from the case's name that does not change with Python's per-process hash seed
+    rng = np.random.default_rng(zlib.crc32(repr((cell, loss, output, bias)).encode()))
     acts = ["tanh", "relu"] if cell == "rnn" else ["tanh"]
     for act in acts:
         prob = make_problem(rng, cell, act, bias, loss, output, N=4, T=6, I=3, H=5, K=3,
