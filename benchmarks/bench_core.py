@@ -1,22 +1,24 @@
 """Time rnnkit's core training workloads side by side with PyTorch on the CPU.
 
-Workloads (each a function returning a list of wall-clock times in seconds):
+Workloads (each a ``prepare_*`` function that sets up and warms up rnnkit's
+side and returns the call to time, and a ``bench_*`` wrapper returning the
+wall-clock times, in seconds, of ``n_repeats`` such calls on their own):
 
-* ``echo`` - :func:`bench_echo_epoch`: one epoch of the echo-RNN tutorial
+* ``echo`` - :func:`prepare_echo_epoch`: one epoch of the echo-RNN tutorial
   (tanh RNN, 1 input, 4 hidden units, 2 classes at every step, 5 rows of
   10000 steps, 666 truncated-BPTT windows of 15 steps with the state carried
   from window to window, Adagrad lr 0.3);
-* ``lstm`` - :func:`bench_lstm_step`: one training step (forward, backward,
+* ``lstm`` - :func:`prepare_lstm_step`: one training step (forward, backward,
   Adam update) of an LSTM with 128 hidden units on a batch of 128 sequences of
   28 steps of 28 features, classified at the last step into 10 classes;
-* ``echo_est`` - :func:`bench_echo_estimator`: the ``echo`` epoch through
+* ``echo_est`` - :func:`prepare_echo_estimator`: the ``echo`` epoch through
   ``RNNClassifier.partial_fit`` (validation, target encoding and the training
   loop included);
-* ``lstm_est`` - :func:`bench_lstm_estimator`: the ``lstm`` step through
+* ``lstm_est`` - :func:`prepare_lstm_estimator`: the ``lstm`` step through
   ``RNNClassifier.partial_fit`` on 128 sequences (one update);
-* ``lstm2bi`` - :func:`bench_lstm2bi_step`: the ``lstm`` step with 2 stacked
+* ``lstm2bi`` - :func:`prepare_lstm2bi_step`: the ``lstm`` step with 2 stacked
   bidirectional layers;
-* ``ctc`` - :func:`bench_ctc`: the CTC loss and its gradient with respect to
+* ``ctc`` - :func:`prepare_ctc`: the CTC loss and its gradient with respect to
   the logits (:func:`rnnkit.losses.ctc_loss`), N = 32 sequences of T = 200
   frames over C = 30 columns, 40 labels each; PyTorch's side is
   ``log_softmax``, ``ctc_loss(reduction="none")`` summed and ``backward``.
@@ -26,12 +28,12 @@ network, weights and optimizer, the epochs, the bookkeeping; one untimed
 ``fit`` first so that compilation is not timed; every timed ``fit`` runs
 exactly ``max_iter`` epochs, ``n_iter_no_change=max_iter`` and ``tol=0``):
 
-* ``echo_fit`` - :func:`bench_echo_fit`: the ``echo`` epoch via ``fit``
-  (``max_iter=1``); PyTorch's side is the ``echo`` run;
-* ``rule_fit`` - :func:`bench_rule_fit`: one epoch of tutorial T5 (rule
+* ``echo_fit`` - :func:`prepare_echo_fit`: the ``echo`` epoch via ``fit``
+  (``max_iter=1``); PyTorch's side is the ``echo`` loop;
+* ``rule_fit`` - :func:`prepare_rule_fit`: one epoch of tutorial T5 (rule
   stream, rnn H=6, 200 rows of 500 steps, 100 windows of 5, Adagrad);
-  PyTorch: ``torch_peer.rule_epoch``;
-* ``lstm_fit`` / ``gru_fit`` - :func:`bench_rnn_fit`: one epoch over 2560
+  PyTorch: ``torch_peer.prepare_rule_epoch``;
+* ``lstm_fit`` / ``gru_fit`` - :func:`prepare_rnn_fit`: one epoch over 2560
   random sequences of 28 x 28, batch 128 (20 Adam steps) of an LSTM-128 /
   GRU-128;
 * ``lstm2bi_fit`` - the same with 2 bidirectional LSTM layers, 640 sequences
@@ -42,15 +44,23 @@ exactly ``max_iter`` epochs, ``n_iter_no_change=max_iter`` and ``tol=0``):
   feature, batch 100, Adam, ``--mnist-epochs`` (200) epochs in one ``fit``,
   timed ``--mnist-repeats`` (1) times.
 
-The PyTorch side of the last five is ``torch_peer.lstm_step`` with the same
-sizes: model, optimizer and data are built outside the timed region, and each
-timed call is the training loop over the epoch(s), the sequences in a new
-random order each epoch.
+The PyTorch side of the last five is ``torch_peer.prepare_lstm_step`` with
+the same sizes: model, optimizer and data are built outside the timed region,
+and each timed call is the training loop over the epoch(s), the sequences in
+a new random order each epoch.
 
-The estimator workloads reuse the PyTorch run of their raw-kernel
-counterparts (run once), and their overhead over the raw kernels is printed
-below the table, then the fixed cost of ``fit`` on the echo task
-(``echo_fit`` minus ``echo``, in ms).
+How the runs are timed: for each workload, rnnkit's side is set up and
+warmed up, then PyTorch's, and then the timed calls alternate in this one
+process -- rnnkit's call 1, PyTorch's call 1, rnnkit's call 2, PyTorch's
+call 2, ... (:func:`torch_peer.time_alternating`). A slow phase of the
+machine (seconds long on a small, shared one) then slows both sides' calls
+of the same rounds rather than one side's whole series. Every workload has
+its own PyTorch run (the estimator rows time the PyTorch loop of their
+raw-kernel row again, next to their own calls).
+
+The estimator workloads' overhead over the raw kernels is printed below the
+table, then the fixed cost of ``fit`` on the echo task (``echo_fit`` minus
+``echo``, in ms).
 
 Then the roofline: numpy's float32 GEMM rate (2048 x 2048 products, under
 the same thread setting) and, for the workloads dominated by matrix products
@@ -59,8 +69,9 @@ the same thread setting) and, for the workloads dominated by matrix products
 side's GFLOP/s and share of the peak, the time a call would take at the peak,
 and the time of the call's own products (:func:`gemm_products`) in numpy.
 
-rnnkit runs in float32 (its fast default) and is warmed up once so that
-compilation (or loading numba's on-disk cache) is not timed. The PyTorch side
+rnnkit runs in float32 (its fast default) and is warmed up before the timed
+calls so that compilation (or loading numba's on-disk cache) is not timed;
+the ``fit`` workloads' first ``fit`` is untimed. The PyTorch side
 is :mod:`torch_peer` (same directory); it is skipped with a message when
 ``torch`` cannot be imported.
 
@@ -69,11 +80,13 @@ Usage::
     python benchmarks/bench_core.py [--repeats 7] [--threads 1] [--only echo,lstm,...]
                                     [--mnist-epochs 200] [--mnist-repeats 1]
 
-More workloads are added by writing a ``bench_*`` function for each side and
-registering it in :data:`WORKLOADS`.
+More workloads are added by writing a ``prepare_*`` function for each side
+(data and model built, warm-up run, the call to time returned; PyTorch's takes
+``threads``) and registering both in :data:`WORKLOADS`.
 """
 
 import argparse
+import contextlib
 import functools
 import os
 import statistics
@@ -94,7 +107,9 @@ from torch_peer import (  # noqa: E402
     ECHO_STEP,
     ECHO_TOTAL,
     ECHO_WINDOW,
+    time_alternating,
     time_calls,
+    warmed_up,
 )
 
 from rnnkit.network import Network  # noqa: E402
@@ -102,6 +117,26 @@ from rnnkit.optim import Optimizer  # noqa: E402
 
 
 # --------------------------------------------------------------------------- rnnkit side
+@contextlib.contextmanager
+def quiet_fits():
+    """Silence scikit-learn's ``ConvergenceWarning`` (each timed ``fit`` runs all ``max_iter`` epochs)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def time_alone(fn, n_repeats):
+    """Times of ``n_repeats`` calls of a prepared rnnkit call on its own, under :func:`quiet_fits`.
+
+    What the ``bench_*`` functions return: ``fn`` comes from a ``prepare_*``
+    function, set up and warmed up, so no call is left untimed here.
+    """
+    with quiet_fits():
+        return time_calls(fn, n_repeats, n_warmup=0)
+
+
 def echo_data(seed=0, dtype=np.float32):
     """The echo task's data, drawn exactly as :mod:`torch_peer` draws them.
 
@@ -129,18 +164,16 @@ def echo_data(seed=0, dtype=np.float32):
     return np.ascontiguousarray(X[:, :T]), np.ascontiguousarray(y[:, :T])
 
 
-def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
-    """Time training epochs of the echo tutorial with rnnkit.
+def prepare_echo_epoch(seed=0, dtype=np.float32):
+    """Set up and warm up a training epoch of the echo tutorial with rnnkit.
 
     The whole epoch (666 windows, each forward, cross-entropy, backward and
     one Adagrad update, the hidden state carried across windows) is one call
-    of :meth:`rnnkit.network.Network.train_epoch`. One untimed warm-up epoch
-    runs first.
+    of :meth:`rnnkit.network.Network.train_epoch`. The data, network,
+    weights and optimizer are built here, and one untimed warm-up epoch runs.
 
     Parameters
     ----------
-    n_repeats : int, default=7
-        Number of timed epochs.
     seed : int, default=0
         Seed of the data and the initial weights.
     dtype : dtype, default=np.float32
@@ -148,8 +181,8 @@ def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed epoch, in seconds.
+    callable
+        One epoch per call (no arguments), returning its losses.
     """
     X, y = echo_data(seed, dtype)
     net = Network("rnn", input_size=1, hidden_size=ECHO_HIDDEN, output_size=ECHO_CLASSES,
@@ -165,7 +198,25 @@ def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
         assert status == 0 and losses.shape[0] == X.shape[1] // ECHO_WINDOW
         return losses
 
-    return time_calls(epoch, n_repeats)
+    return warmed_up(epoch)
+
+
+def bench_echo_epoch(n_repeats=7, seed=0, dtype=np.float32):
+    """Time training epochs of the echo tutorial with rnnkit (calls of :func:`prepare_echo_epoch`'s).
+
+    Parameters
+    ----------
+    n_repeats : int, default=7
+        Number of timed epochs.
+    seed, dtype
+        As :func:`prepare_echo_epoch`.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed epoch, in seconds.
+    """
+    return time_alone(prepare_echo_epoch(seed, dtype), n_repeats)
 
 
 def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_classes=10,
@@ -192,19 +243,17 @@ def lstm_problem(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_class
     return net, theta, X, lengths, net.targets(y, dtype)
 
 
-def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, batch=128,
-                    n_classes=10, dtype=np.float32, num_layers=1, bidirectional=False):
-    """Time training steps of an LSTM sequence classifier with rnnkit.
+def prepare_lstm_step(seed=0, hidden=128, input_size=28, steps=28, batch=128, n_classes=10,
+                      dtype=np.float32, num_layers=1, bidirectional=False):
+    """Set up and warm up a training step of an LSTM sequence classifier with rnnkit.
 
     One step is one call of :meth:`rnnkit.network.Network.train_epoch` on a
-    single batch with full backpropagation through time: forward, last-step
-    cross-entropy, backward and one Adam (lr 1e-3) update. Three untimed
-    warm-up steps run first.
+    single batch (:func:`lstm_problem`) with full backpropagation through
+    time: forward, last-step cross-entropy, backward and one Adam (lr 1e-3)
+    update. Three untimed warm-up steps run here.
 
     Parameters
     ----------
-    n_repeats : int, default=20
-        Number of timed training steps.
     seed : int, default=0
         Seed of the batch and the initial weights.
     hidden, input_size, steps, batch, n_classes : int
@@ -218,8 +267,8 @@ def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, b
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed training step, in seconds.
+    callable
+        One training step per call (no arguments).
     """
     net, theta, X, lengths, Y = lstm_problem(seed, hidden, input_size, steps, batch, n_classes, dtype,
                                              num_layers, bidirectional)
@@ -229,15 +278,51 @@ def bench_lstm_step(n_repeats=20, seed=0, hidden=128, input_size=28, steps=28, b
         _, losses, status = net.train_epoch(theta, opt, X, lengths, Y, batch_size=batch)
         assert status == 0 and losses.shape[0] == 1
 
-    return time_calls(step, n_repeats, n_warmup=3)
+    return warmed_up(step, n_warmup=3)
+
+
+def bench_lstm_step(n_repeats=20, **kwargs):
+    """Time training steps of an LSTM sequence classifier with rnnkit (calls of :func:`prepare_lstm_step`'s).
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed training steps.
+    **kwargs
+        Keyword arguments of :func:`prepare_lstm_step` (``seed``, the sizes,
+        ``dtype``, ``num_layers``, ``bidirectional``).
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed training step, in seconds.
+    """
+    return time_alone(prepare_lstm_step(**kwargs), n_repeats)
+
+
+def prepare_lstm2bi_step(seed=0):
+    """Set up and warm up a training step of a 2-layer bidirectional LSTM (hidden 128 per direction).
+
+    :func:`prepare_lstm_step` with ``num_layers=2, bidirectional=True``:
+    batch 128, 28 steps of 28 features, the head on the top layer's forward
+    state at the last step and reverse state after the whole sequence, 10
+    classes, Adam.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the batch and the initial weights.
+
+    Returns
+    -------
+    callable
+        One training step per call (no arguments).
+    """
+    return prepare_lstm_step(seed=seed, num_layers=2, bidirectional=True)
 
 
 def bench_lstm2bi_step(n_repeats=20, seed=0):
-    """Time training steps of a 2-layer bidirectional LSTM (hidden 128 per direction) with rnnkit.
-
-    :func:`bench_lstm_step` with ``num_layers=2, bidirectional=True``: batch
-    128, 28 steps of 28 features, the head on the top layer's forward state at
-    the last step and reverse state after the whole sequence, 10 classes, Adam.
+    """Time training steps of a 2-layer bidirectional LSTM-128 with rnnkit (:func:`prepare_lstm2bi_step`).
 
     Parameters
     ----------
@@ -251,18 +336,44 @@ def bench_lstm2bi_step(n_repeats=20, seed=0):
     list of float
         Wall-clock time of each timed training step, in seconds.
     """
-    return bench_lstm_step(n_repeats=n_repeats, seed=seed, num_layers=2, bidirectional=True)
+    return time_alone(prepare_lstm2bi_step(seed), n_repeats)
 
 
-def bench_echo_estimator(n_repeats=7, seed=0):
-    """Time the echo epoch through the scikit-learn estimator.
+def prepare_echo_estimator(seed=0):
+    """Set up and warm up the echo epoch through the scikit-learn estimator.
 
     ``RNNClassifier(cell="rnn", hidden_size=4, output="sequence",
     solver="adagrad", learning_rate_init=0.3, bptt_steps=15, stateful=True,
     alpha=0.0, max_iter=1)``; a first ``partial_fit(X, y, classes=[0, 1])``
-    warms up (and compiles), then each timed call is one ``partial_fit(X, y)``
-    on the (5, 9990) univariate streams: input validation, target encoding,
-    one epoch of 666 windows and the estimator's bookkeeping.
+    (compilation) and one call run here. Each call is one ``partial_fit(X,
+    y)`` on the (5, 9990) univariate streams from a zero state: input
+    validation, target encoding, one epoch of 666 windows and the
+    estimator's bookkeeping.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the data and of the estimator.
+
+    Returns
+    -------
+    callable
+        One ``partial_fit`` per call (no arguments).
+    """
+    from rnnkit import RNNClassifier
+
+    X, y = echo_data(seed)
+    X2 = np.ascontiguousarray(X[:, :, 0])
+    clf = RNNClassifier(cell="rnn", hidden_size=ECHO_HIDDEN, output="sequence", solver="adagrad",
+                        learning_rate_init=ECHO_LR, bptt_steps=ECHO_WINDOW, stateful=True, alpha=0.0,
+                        max_iter=1, random_state=seed)
+    clf.partial_fit(X2, y, classes=[0, 1])
+    # a new pass over the stream from a zero state (a stateful estimator would continue the last one)
+    return warmed_up(lambda: clf.reset_state().partial_fit(X2, y))
+
+
+def bench_echo_estimator(n_repeats=7, seed=0):
+    """Time the echo epoch through ``RNNClassifier.partial_fit`` (calls of :func:`prepare_echo_estimator`'s).
 
     Parameters
     ----------
@@ -276,25 +387,40 @@ def bench_echo_estimator(n_repeats=7, seed=0):
     list of float
         Wall-clock time of each timed ``partial_fit``, in seconds.
     """
+    return time_alone(prepare_echo_estimator(seed), n_repeats)
+
+
+def prepare_lstm_estimator(seed=0):
+    """Set up and warm up the LSTM-128 training step through the scikit-learn estimator.
+
+    ``RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1,
+    forget_bias=None)``; each call is one ``partial_fit`` on 128 random
+    sequences of 28 x 28 (one Adam update), after a first ``partial_fit(...,
+    classes=range(10))`` and three warm-up calls here.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the batch and of the estimator.
+
+    Returns
+    -------
+    callable
+        One ``partial_fit`` per call (no arguments).
+    """
     from rnnkit import RNNClassifier
 
-    X, y = echo_data(seed)
-    X2 = np.ascontiguousarray(X[:, :, 0])
-    clf = RNNClassifier(cell="rnn", hidden_size=ECHO_HIDDEN, output="sequence", solver="adagrad",
-                        learning_rate_init=ECHO_LR, bptt_steps=ECHO_WINDOW, stateful=True, alpha=0.0,
-                        max_iter=1, random_state=seed)
-    clf.partial_fit(X2, y, classes=[0, 1])
-    # a new pass over the stream from a zero state (a stateful estimator would continue the last one)
-    return time_calls(lambda: clf.reset_state().partial_fit(X2, y), n_repeats)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((128, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, size=128)
+    clf = RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1, forget_bias=None,
+                        random_state=seed)
+    clf.partial_fit(X, y, classes=np.arange(10))
+    return warmed_up(lambda: clf.partial_fit(X, y), n_warmup=3)
 
 
 def bench_lstm_estimator(n_repeats=20, seed=0):
-    """Time the LSTM-128 training step through the scikit-learn estimator.
-
-    ``RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1,
-    forget_bias=None)``; each timed call is one ``partial_fit`` on the 128
-    sequences of 28 x 28 of :func:`lstm_problem` (one Adam update), after a
-    first ``partial_fit(..., classes=range(10))`` and three warm-up calls.
+    """Time the LSTM-128 step through ``RNNClassifier.partial_fit`` (:func:`prepare_lstm_estimator`).
 
     Parameters
     ----------
@@ -308,32 +434,21 @@ def bench_lstm_estimator(n_repeats=20, seed=0):
     list of float
         Wall-clock time of each timed ``partial_fit``, in seconds.
     """
-    from rnnkit import RNNClassifier
-
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((128, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, size=128)
-    clf = RNNClassifier(cell="lstm", hidden_size=128, batch_size=128, max_iter=1, forget_bias=None,
-                        random_state=seed)
-    clf.partial_fit(X, y, classes=np.arange(10))
-    return time_calls(lambda: clf.partial_fit(X, y), n_repeats, n_warmup=3)
+    return time_alone(prepare_lstm_estimator(seed), n_repeats)
 
 
-def _time_fit(clf, X, y, n_repeats, warmup_params=None):
-    """Times of ``clf.fit(X, y)`` on the same estimator (each fit starts afresh), after one untimed fit.
+def _prepare_fit(clf, X, y, warmup_params=None):
+    """``clf.fit(X, y)`` as a call (each fit starts afresh), after one untimed fit.
 
     The warm-up fit runs with ``warmup_params`` set (e.g. one epoch instead of
-    many), which are then restored. Each timed fit must run all ``max_iter``
-    epochs; scikit-learn's ``ConvergenceWarning`` is silenced.
+    many), which are then restored. Each fit must run all ``max_iter``
+    epochs; time the calls under :func:`quiet_fits`.
     """
-    from sklearn.exceptions import ConvergenceWarning
-
     def fit():
         clf.fit(X, y)
         assert clf.n_iter_ == clf.max_iter, f"fit ran {clf.n_iter_} epochs, not max_iter={clf.max_iter}"
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with quiet_fits():
         if warmup_params:
             saved = {key: clf.get_params()[key] for key in warmup_params}
             clf.set_params(**warmup_params)
@@ -341,20 +456,42 @@ def _time_fit(clf, X, y, n_repeats, warmup_params=None):
             clf.set_params(**saved)
         else:
             fit()
-        return time_calls(fit, n_repeats, n_warmup=0)
+    return fit
+
+
+def prepare_echo_fit(seed=0):
+    """Set up and warm up the echo epoch through ``RNNClassifier.fit``, as a user runs it.
+
+    The estimator of :func:`prepare_echo_estimator` (``cell="rnn",
+    hidden_size=4, output="sequence", solver="adagrad",
+    learning_rate_init=0.3, bptt_steps=15, stateful=True, alpha=0.0``, one
+    batch of the 5 rows) with ``max_iter=1``: each call is ``clf.fit(X, y)``
+    on the (5, 9990) streams -- validation, target encoding, a fresh network,
+    weights and optimizer, one epoch of 666 windows and the bookkeeping. One
+    untimed ``fit`` (compilation) runs here.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the data and of the estimator.
+
+    Returns
+    -------
+    callable
+        One ``fit`` per call (no arguments).
+    """
+    from rnnkit import RNNClassifier
+
+    X, y = echo_data(seed)
+    X2 = np.ascontiguousarray(X[:, :, 0])
+    clf = RNNClassifier(cell="rnn", hidden_size=ECHO_HIDDEN, output="sequence", solver="adagrad",
+                        learning_rate_init=ECHO_LR, bptt_steps=ECHO_WINDOW, stateful=True, alpha=0.0,
+                        batch_size=ECHO_BATCH, max_iter=1, n_iter_no_change=1, tol=0.0, random_state=seed)
+    return _prepare_fit(clf, X2, y)
 
 
 def bench_echo_fit(n_repeats=7, seed=0):
-    """Time the echo epoch through ``RNNClassifier.fit``, as a user runs it.
-
-    The estimator of :func:`bench_echo_estimator` (``cell="rnn",
-    hidden_size=4, output="sequence", solver="adagrad",
-    learning_rate_init=0.3, bptt_steps=15, stateful=True, alpha=0.0``, one
-    batch of the 5 rows) with ``max_iter=1``: each timed call is
-    ``clf.fit(X, y)`` on the (5, 9990) streams -- validation, target
-    encoding, a fresh network, weights and optimizer, one epoch of 666
-    windows and the bookkeeping. One untimed ``fit`` (compilation) runs
-    first.
+    """Time the echo epoch through ``RNNClassifier.fit`` (calls of :func:`prepare_echo_fit`'s).
 
     Parameters
     ----------
@@ -368,38 +505,29 @@ def bench_echo_fit(n_repeats=7, seed=0):
     list of float
         Wall-clock time of each timed ``fit``, in seconds.
     """
-    from rnnkit import RNNClassifier
-
-    X, y = echo_data(seed)
-    X2 = np.ascontiguousarray(X[:, :, 0])
-    clf = RNNClassifier(cell="rnn", hidden_size=ECHO_HIDDEN, output="sequence", solver="adagrad",
-                        learning_rate_init=ECHO_LR, bptt_steps=ECHO_WINDOW, stateful=True, alpha=0.0,
-                        batch_size=ECHO_BATCH, max_iter=1, n_iter_no_change=1, tol=0.0, random_state=seed)
-    return _time_fit(clf, X2, y, n_repeats)
+    return time_alone(prepare_echo_fit(seed), n_repeats)
 
 
-def bench_rule_fit(n_repeats=7, seed=0):
-    """Time one epoch of the rule-stream tutorial (T5) through ``RNNClassifier.fit``.
+def prepare_rule_fit(seed=0):
+    """Set up and warm up one epoch of the rule-stream tutorial (T5) through ``RNNClassifier.fit``.
 
     Data: ``rnnkit.datasets.make_rule_stream(n_bits=100_000, lag=1,
     n_rows=200, random_state=seed)``, i.e. ``X`` (200, 500) float64 and
     ``y`` (200, 500). Estimator: ``rnnkit.tutorials.RULE_STREAM.estimator``
     (rnn, hidden 6, per-step output, Adagrad lr 0.1, ``bptt_steps=5``,
     stateful, ``alpha=0``) with ``batch_size=200`` and ``max_iter=1``: one
-    batch of the 200 rows, 100 windows of 5 steps. Each timed call is one
-    ``fit(X, y)``, after an untimed one.
+    batch of the 200 rows, 100 windows of 5 steps. Each call is one ``fit(X,
+    y)``; one untimed ``fit`` runs here.
 
     Parameters
     ----------
-    n_repeats : int, default=7
-        Number of timed fits.
     seed : int, default=0
         Seed of the data (the estimator keeps the tutorial's ``random_state``).
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed ``fit``, in seconds.
+    callable
+        One ``fit`` per call (no arguments).
     """
     from rnnkit import RNNClassifier
     from rnnkit.datasets import make_rule_stream
@@ -408,12 +536,30 @@ def bench_rule_fit(n_repeats=7, seed=0):
     X, y = make_rule_stream(n_bits=100_000, lag=1, n_rows=200, random_state=seed)
     clf = RNNClassifier(**{**RULE_STREAM.estimator, "batch_size": 200, "max_iter": 1, "n_iter_no_change": 1,
                            "tol": 0.0})
-    return _time_fit(clf, X, y, n_repeats)
+    return _prepare_fit(clf, X, y)
 
 
-def bench_rnn_fit(n_repeats=5, seed=0, cell="lstm", hidden=128, input_size=28, steps=28, batch=128,
-                  n_batches=20, n_classes=10, num_layers=1, bidirectional=False, n_epochs=1):
-    """Time ``RNNClassifier.fit`` of a last-step sequence classifier (LSTM or GRU) with Adam.
+def bench_rule_fit(n_repeats=7, seed=0):
+    """Time one epoch of the rule-stream tutorial through ``RNNClassifier.fit`` (:func:`prepare_rule_fit`).
+
+    Parameters
+    ----------
+    n_repeats : int, default=7
+        Number of timed fits.
+    seed : int, default=0
+        Seed of the data.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``fit``, in seconds.
+    """
+    return time_alone(prepare_rule_fit(seed), n_repeats)
+
+
+def prepare_rnn_fit(seed=0, cell="lstm", hidden=128, input_size=28, steps=28, batch=128, n_batches=20,
+                    n_classes=10, num_layers=1, bidirectional=False, n_epochs=1):
+    """Set up and warm up ``RNNClassifier.fit`` of a last-step sequence classifier (LSTM or GRU) with Adam.
 
     ``n_batches * batch`` random float32 sequences of ``steps`` x
     ``input_size`` (seeded) with random labels among ``n_classes``;
@@ -421,14 +567,12 @@ def bench_rnn_fit(n_repeats=5, seed=0, cell="lstm", hidden=128, input_size=28, s
     bidirectional=bidirectional, batch_size=batch, solver="adam",
     learning_rate_init=1e-3, forget_bias=None, max_iter=n_epochs,
     n_iter_no_change=n_epochs, tol=0.0)`` (the other settings at their
-    defaults: shuffled batches, ``alpha=1e-4``), so that every timed
-    ``fit(X, y)`` runs exactly ``n_epochs`` epochs of ``n_batches`` Adam
-    updates. One untimed ``fit`` of one epoch runs first (compilation).
+    defaults: shuffled batches, ``alpha=1e-4``), so that every ``fit(X, y)``
+    runs exactly ``n_epochs`` epochs of ``n_batches`` Adam updates. One
+    untimed ``fit`` of one epoch runs here (compilation).
 
     Parameters
     ----------
-    n_repeats : int, default=5
-        Number of timed fits.
     seed : int, default=0
         Seed of the data and of the estimator.
     cell : {"lstm", "gru"}, default="lstm"
@@ -444,8 +588,8 @@ def bench_rnn_fit(n_repeats=5, seed=0, cell="lstm", hidden=128, input_size=28, s
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed ``fit``, in seconds.
+    callable
+        One ``fit`` per call (no arguments).
     """
     from rnnkit import RNNClassifier
 
@@ -457,16 +601,54 @@ def bench_rnn_fit(n_repeats=5, seed=0, cell="lstm", hidden=128, input_size=28, s
                         batch_size=batch, solver="adam", learning_rate_init=1e-3, forget_bias=None,
                         max_iter=n_epochs, n_iter_no_change=n_epochs, tol=0.0, random_state=seed)
     warmup = {"max_iter": 1, "n_iter_no_change": 1} if n_epochs > 1 else None
-    return _time_fit(clf, X, y, n_repeats, warmup_params=warmup)
+    return _prepare_fit(clf, X, y, warmup_params=warmup)
+
+
+def bench_rnn_fit(n_repeats=5, **kwargs):
+    """Time ``RNNClassifier.fit`` of an LSTM or GRU sequence classifier (calls of :func:`prepare_rnn_fit`'s).
+
+    Parameters
+    ----------
+    n_repeats : int, default=5
+        Number of timed fits.
+    **kwargs
+        Keyword arguments of :func:`prepare_rnn_fit` (``seed``, ``cell``,
+        the sizes, ``num_layers``, ``bidirectional``, ``n_epochs``).
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed ``fit``, in seconds.
+    """
+    return time_alone(prepare_rnn_fit(**kwargs), n_repeats)
+
+
+def prepare_ctc(seed=0):
+    """Set up and warm up :func:`rnnkit.losses.ctc_loss` (loss and gradient) on ``torch_peer.ctc_problem``.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the data.
+
+    Returns
+    -------
+    callable
+        One ``ctc_loss`` call (no arguments), after one untimed call here.
+    """
+    from rnnkit.losses import ctc_loss
+
+    args = torch_peer.ctc_problem(seed)
+    return warmed_up(lambda: ctc_loss(*args))
 
 
 def bench_ctc(n_repeats=20, seed=0):
-    """Time :func:`rnnkit.losses.ctc_loss` (loss and gradient) on :func:`torch_peer.ctc_problem`.
+    """Time :func:`rnnkit.losses.ctc_loss` (loss and gradient): calls of :func:`prepare_ctc`'s.
 
     Parameters
     ----------
     n_repeats : int, default=20
-        Number of timed calls (after one untimed call).
+        Number of timed calls.
     seed : int, default=0
         Seed of the data.
 
@@ -475,14 +657,12 @@ def bench_ctc(n_repeats=20, seed=0):
     list of float
         Wall-clock time of each timed call, in seconds.
     """
-    from rnnkit.losses import ctc_loss
-
-    args = torch_peer.ctc_problem(seed)
-    return time_calls(lambda: ctc_loss(*args), n_repeats)
+    return time_alone(prepare_ctc(seed), n_repeats)
 
 
 # --------------------------------------------------------------------------- registry
-#: sizes of the LSTM-128 workloads (keyword arguments of :func:`bench_rnn_fit` and ``torch_peer.lstm_step``)
+#: sizes of the LSTM-128 workloads (keyword arguments of :func:`prepare_rnn_fit` and
+#: ``torch_peer.prepare_lstm_step``)
 LSTM128 = dict(cell="lstm", hidden=128, input_size=28, steps=28, batch=128)
 
 #: the ``fit`` workloads on random sequences: their sizes, shared by both sides and the roofline
@@ -497,36 +677,39 @@ FIT_SHAPES = {
 
 
 def _sized(fn, name):
-    """``fn`` (:func:`bench_rnn_fit` or ``torch_peer.lstm_step``) with the sizes of ``FIT_SHAPES[name]``."""
+    """``fn`` (:func:`prepare_rnn_fit` or ``torch_peer.prepare_lstm_step``) with ``FIT_SHAPES[name]``."""
     return functools.partial(fn, **FIT_SHAPES[name])
 
 
-#: name -> (description, rnnkit function, torch function, unit, scale of the unit)
+#: name -> (description, rnnkit prepare function, torch prepare function, unit, scale of the unit);
+#: a prepare function sets up and warms up its side and returns the call to time (see :func:`run`)
 WORKLOADS = {
-    "echo": ("echo epoch (rnn H=4, 666 x 15-step windows)", bench_echo_epoch,
-             torch_peer.echo_epoch, "s", 1.0),
-    "lstm": ("LSTM-128 train step (B=128, T=28, I=28)", bench_lstm_step,
-             torch_peer.lstm_step, "ms", 1e3),
-    "echo_est": ("echo epoch via RNNClassifier.partial_fit", bench_echo_estimator,
-                 torch_peer.echo_epoch, "s", 1.0),
-    "lstm_est": ("LSTM-128 step via RNNClassifier.partial_fit", bench_lstm_estimator,
-                 torch_peer.lstm_step, "ms", 1e3),
-    "lstm2bi": ("2-layer bidir. LSTM-128 train step", bench_lstm2bi_step,
-                torch_peer.lstm2bi_step, "ms", 1e3),
-    "ctc": ("CTC loss + grad (N=32, T=200, C=30, S=40)", bench_ctc, torch_peer.ctc_loss_grad, "ms", 1e3),
-    "echo_fit": ("echo epoch via RNNClassifier.fit", bench_echo_fit, torch_peer.echo_epoch, "ms", 1e3),
-    "rule_fit": ("T5 rule stream epoch via fit (B=200, 100x5)", bench_rule_fit,
-                 torch_peer.rule_epoch, "ms", 1e3),
-    "lstm_fit": ("LSTM-128 fit: 1 epoch, 20 Adam steps", _sized(bench_rnn_fit, "lstm_fit"),
-                 _sized(torch_peer.lstm_step, "lstm_fit"), "ms", 1e3),
-    "gru_fit": ("GRU-128 fit: 1 epoch, 20 Adam steps", _sized(bench_rnn_fit, "gru_fit"),
-                _sized(torch_peer.lstm_step, "gru_fit"), "ms", 1e3),
-    "lstm2bi_fit": ("2-layer bidir. LSTM-128 fit: 5 steps", _sized(bench_rnn_fit, "lstm2bi_fit"),
-                    _sized(torch_peer.lstm_step, "lstm2bi_fit"), "ms", 1e3),
-    "lstm512_fit": ("LSTM-512 fit (B=64, T=50, I=32): 3 steps", _sized(bench_rnn_fit, "lstm512_fit"),
-                    _sized(torch_peer.lstm_step, "lstm512_fit"), "ms", 1e3),
-    "mnist1d": ("MNIST-1D bidir. GRU-6 fit (40 steps/epoch)", _sized(bench_rnn_fit, "mnist1d"),
-                _sized(torch_peer.lstm_step, "mnist1d"), "s", 1.0),
+    "echo": ("echo epoch (rnn H=4, 666 x 15-step windows)", prepare_echo_epoch,
+             torch_peer.prepare_echo_epoch, "s", 1.0),
+    "lstm": ("LSTM-128 train step (B=128, T=28, I=28)", prepare_lstm_step,
+             torch_peer.prepare_lstm_step, "ms", 1e3),
+    "echo_est": ("echo epoch via RNNClassifier.partial_fit", prepare_echo_estimator,
+                 torch_peer.prepare_echo_epoch, "s", 1.0),
+    "lstm_est": ("LSTM-128 step via RNNClassifier.partial_fit", prepare_lstm_estimator,
+                 torch_peer.prepare_lstm_step, "ms", 1e3),
+    "lstm2bi": ("2-layer bidir. LSTM-128 train step", prepare_lstm2bi_step,
+                torch_peer.prepare_lstm2bi_step, "ms", 1e3),
+    "ctc": ("CTC loss + grad (N=32, T=200, C=30, S=40)", prepare_ctc, torch_peer.prepare_ctc_loss_grad,
+            "ms", 1e3),
+    "echo_fit": ("echo epoch via RNNClassifier.fit", prepare_echo_fit, torch_peer.prepare_echo_epoch,
+                 "ms", 1e3),
+    "rule_fit": ("T5 rule stream epoch via fit (B=200, 100x5)", prepare_rule_fit,
+                 torch_peer.prepare_rule_epoch, "ms", 1e3),
+    "lstm_fit": ("LSTM-128 fit: 1 epoch, 20 Adam steps", _sized(prepare_rnn_fit, "lstm_fit"),
+                 _sized(torch_peer.prepare_lstm_step, "lstm_fit"), "ms", 1e3),
+    "gru_fit": ("GRU-128 fit: 1 epoch, 20 Adam steps", _sized(prepare_rnn_fit, "gru_fit"),
+                _sized(torch_peer.prepare_lstm_step, "gru_fit"), "ms", 1e3),
+    "lstm2bi_fit": ("2-layer bidir. LSTM-128 fit: 5 steps", _sized(prepare_rnn_fit, "lstm2bi_fit"),
+                    _sized(torch_peer.prepare_lstm_step, "lstm2bi_fit"), "ms", 1e3),
+    "lstm512_fit": ("LSTM-512 fit (B=64, T=50, I=32): 3 steps", _sized(prepare_rnn_fit, "lstm512_fit"),
+                    _sized(torch_peer.prepare_lstm_step, "lstm512_fit"), "ms", 1e3),
+    "mnist1d": ("MNIST-1D bidir. GRU-6 fit (40 steps/epoch)", _sized(prepare_rnn_fit, "mnist1d"),
+                _sized(torch_peer.prepare_lstm_step, "mnist1d"), "s", 1.0),
 }
 
 #: estimator workload -> (the raw-kernel workload it wraps, how many of its calls make one estimator call)
@@ -792,22 +975,29 @@ def _limit_threads(threads):
 def run(names, repeats, threads=None, options=None):
     """Run the named workloads; return rows ``(name, rnnkit times, torch times or None)``.
 
+    For each workload, rnnkit's side is set up and warmed up, then PyTorch's
+    (when ``torch`` is importable), and then the timed calls alternate:
+    rnnkit's first, PyTorch's first, rnnkit's second, ...
+    (:func:`torch_peer.time_alternating`), so that both sides' calls of a
+    round meet the same state of the machine.
+
     ``options`` maps a workload to keyword arguments given to both of its
-    sides instead of the defaults (e.g. ``{"mnist1d": {"n_repeats": 1,
-    "n_epochs": 200}}``).
+    sides instead of the defaults, ``n_repeats`` (the timed calls of each
+    side) among them (e.g. ``{"mnist1d": {"n_repeats": 1, "n_epochs": 200}}``).
     """
     limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits while alive
     have_torch = torch_peer.available()
     options = options or {}
     rows = []
-    peers = {}  # one PyTorch run per PyTorch function (estimator rows reuse their kernel's)
     for name in names:
         _, ours, theirs, _, _ = WORKLOADS[name]
-        kwargs = {"n_repeats": repeats, **options.get(name, {})}
-        mine = ours(**kwargs)
-        if have_torch and theirs not in peers:
-            peers[theirs] = theirs(**kwargs, threads=threads)
-        rows.append((name, mine, peers.get(theirs)))
+        kwargs = dict(options.get(name, {}))
+        n_repeats = kwargs.pop("n_repeats", repeats)
+        with quiet_fits():
+            calls = [ours(**kwargs)] + ([theirs(**kwargs, threads=threads)] if have_torch else [])
+            times = time_alternating(calls, n_repeats)
+        del calls  # free both sides' data and models before the next workload is set up
+        rows.append((name, times[0], times[1] if have_torch else None))
     return rows
 
 
@@ -902,7 +1092,8 @@ def main(argv=None):
               "(install it with `pip install -e \".[bench]\"`).")
     options = {"mnist1d": {"n_repeats": args.mnist_repeats, "n_epochs": args.mnist_epochs}}
     rows = run(names, args.repeats, args.threads, options)
-    print(f"medians over {args.repeats} timed runs each (warm-up excluded"
+    print(f"medians over {args.repeats} timed runs each"
+          + (", rnnkit's and torch's alternating" if torch_peer.available() else "") + " (warm-up excluded"
           + (f"; mnist1d: {args.mnist_repeats} run(s) of {args.mnist_epochs} epochs" if "mnist1d" in names
              else "") + ")")
     print(format_table(rows))

@@ -7,6 +7,13 @@ rnnkit (it is only listed in the ``bench`` extra) and this module is never
 imported by the ``rnnkit`` package. ``torch`` is imported lazily inside each
 function; call :func:`available` first to find out whether it can be used.
 
+Each workload is a ``prepare_*`` function, which builds the data, the model
+and the optimizer, runs the untimed warm-up and returns the call to time (no
+arguments), and a thin wrapper of the older name (:func:`echo_epoch`,
+:func:`lstm_step`, ...) returning the times of ``n_repeats`` such calls.
+``bench_core.py`` times the prepared calls of both libraries in alternation
+with :func:`time_alternating`.
+
 Run it standalone to print the median time of each workload::
 
     python benchmarks/torch_peer.py
@@ -56,6 +63,57 @@ def describe():
     return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def warmed_up(fn, n_warmup=1):
+    """Call ``fn`` ``n_warmup`` times (untimed) and return it.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments.
+    n_warmup : int, default=1
+        Number of calls.
+
+    Returns
+    -------
+    callable
+        ``fn`` itself.
+    """
+    for _ in range(n_warmup):
+        fn()
+    return fn
+
+
+def time_alternating(fns, n_repeats):
+    """Wall-clock seconds of ``n_repeats`` rounds, each calling every function of ``fns`` once, in turn.
+
+    Round ``i`` times call ``i`` of ``fns[0]``, then of ``fns[1]``, and so
+    on, so that the calls compared are made at nearly the same time: a slow
+    phase of the machine (other work, frequency changes) lasting seconds
+    slows every side's calls of that round rather than one side's whole
+    series. Nothing is warmed up here: each function is set up and warmed up
+    by whoever built it (the ``prepare_*`` functions).
+
+    Parameters
+    ----------
+    fns : sequence of callable
+        Each called without arguments.
+    n_repeats : int
+        Number of rounds (timed calls of each function).
+
+    Returns
+    -------
+    list of list of float
+        ``times[k][i]``: seconds of call ``i`` of ``fns[k]``.
+    """
+    times = [[] for _ in fns]
+    for _ in range(n_repeats):
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return times
+
+
 def time_calls(fn, n_repeats, n_warmup=1):
     """Wall-clock seconds of ``n_repeats`` calls of ``fn`` after ``n_warmup`` untimed ones.
 
@@ -72,14 +130,7 @@ def time_calls(fn, n_repeats, n_warmup=1):
     -------
     list of float
     """
-    for _ in range(n_warmup):
-        fn()
-    times = []
-    for _ in range(n_repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
+    return time_alternating([warmed_up(fn, n_warmup)], n_repeats)[0]
 
 
 def _set_threads(threads):
@@ -125,8 +176,10 @@ def _echo_data(seed):
     return x, y
 
 
-def _stream_epochs(x, y, hidden, n_classes, window, lr, n_repeats, seed):
-    """Time epochs of truncated BPTT over a batch of streams (a tanh RNN, a head at every step, Adagrad).
+def _stream_epoch(x, y, hidden, n_classes, window, lr, seed):
+    """An epoch of truncated BPTT over a batch of streams (a tanh RNN, a head at every step, Adagrad).
+
+    Builds the model and the optimizer and runs one untimed warm-up epoch.
 
     Parameters
     ----------
@@ -139,15 +192,13 @@ def _stream_epochs(x, y, hidden, n_classes, window, lr, n_repeats, seed):
         windows per epoch).
     lr : float
         Learning rate of ``torch.optim.Adagrad``.
-    n_repeats : int
-        Number of timed epochs (after one untimed warm-up epoch).
     seed : int
         Seed of the initial weights (``torch.manual_seed``).
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed epoch, in seconds.
+    callable
+        One epoch per call (no arguments), warmed up.
     """
     import torch
     import torch.nn.functional as F
@@ -171,11 +222,11 @@ def _stream_epochs(x, y, hidden, n_classes, window, lr, n_repeats, seed):
             optimizer.step()
             h = h.detach()
 
-    return time_calls(run_epoch, n_repeats)
+    return warmed_up(run_epoch)
 
 
-def echo_epoch(n_repeats=5, seed=0, threads=None):
-    """Time training epochs of the echo RNN tutorial in PyTorch.
+def prepare_echo_epoch(seed=0, threads=None):
+    """Set up and warm up a training epoch of the echo RNN tutorial in PyTorch.
 
     A vanilla tanh ``torch.nn.RNN`` (1 input, 4 hidden units) followed by a
     ``torch.nn.Linear(4, 2)`` head applied at every step is trained on a
@@ -186,26 +237,42 @@ def echo_epoch(n_repeats=5, seed=0, threads=None):
     window does zero_grad, forward, ``cross_entropy`` averaged over all steps
     of the window, backward and one ``torch.optim.Adagrad(lr=0.3)`` step.
 
-    The data are built once outside the timed region, and one untimed warm-up
-    epoch is run before timing.
+    The data, the model and the optimizer are built here, outside the timed
+    calls, and one untimed warm-up epoch is run.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed for the data and the initial weights.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads``.
+
+    Returns
+    -------
+    callable
+        One epoch per call (no arguments).
+    """
+    _set_threads(threads)
+    x, y = _echo_data(seed)
+    return _stream_epoch(x, y, ECHO_HIDDEN, ECHO_CLASSES, ECHO_WINDOW, ECHO_LR, seed)
+
+
+def echo_epoch(n_repeats=5, seed=0, threads=None):
+    """Time epochs of the echo RNN tutorial in PyTorch (calls of :func:`prepare_echo_epoch`'s epoch).
 
     Parameters
     ----------
     n_repeats : int, default=5
         Number of timed epochs.
-    seed : int, default=0
-        Seed for the data and the initial weights.
-    threads : int or None, default=None
-        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+    seed, threads
+        As :func:`prepare_echo_epoch`.
 
     Returns
     -------
     list of float
         Wall-clock time of each timed epoch, in seconds.
     """
-    _set_threads(threads)
-    x, y = _echo_data(seed)
-    return _stream_epochs(x, y, ECHO_HIDDEN, ECHO_CLASSES, ECHO_WINDOW, ECHO_LR, n_repeats, seed)
+    return time_calls(prepare_echo_epoch(seed, threads), n_repeats, n_warmup=0)
 
 
 # Configuration of the rule-stream tutorial (T5) as the benchmark runs it: 100000 bits in 200 rows.
@@ -246,8 +313,8 @@ def _rule_data(seed):
     return x, y
 
 
-def rule_epoch(n_repeats=5, seed=0, threads=None):
-    """Time training epochs of the rule-stream tutorial (T5) in PyTorch.
+def prepare_rule_epoch(seed=0, threads=None):
+    """Set up and warm up a training epoch of the rule-stream tutorial (T5) in PyTorch.
 
     ``torch.nn.RNN(1, 6)`` (tanh) and a ``torch.nn.Linear(6, 2)`` head at
     every step, on a batch of 200 streams of 500 bits: an epoch runs 100
@@ -255,29 +322,45 @@ def rule_epoch(n_repeats=5, seed=0, threads=None):
     window but detached (zero at the start of the epoch); each window does
     zero_grad, forward, ``cross_entropy`` averaged over the window's steps,
     backward and one ``torch.optim.Adagrad(lr=0.1)`` step -- the loop of
-    :func:`echo_epoch` with T5's sizes. One untimed warm-up epoch runs first.
+    :func:`prepare_echo_epoch` with T5's sizes. One untimed warm-up epoch
+    runs here.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed for the data and the initial weights.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads``.
+
+    Returns
+    -------
+    callable
+        One epoch per call (no arguments).
+    """
+    _set_threads(threads)
+    x, y = _rule_data(seed)
+    return _stream_epoch(x, y, RULE_HIDDEN, RULE_CLASSES, RULE_WINDOW, RULE_LR, seed)
+
+
+def rule_epoch(n_repeats=5, seed=0, threads=None):
+    """Time epochs of the rule-stream tutorial in PyTorch (calls of :func:`prepare_rule_epoch`'s epoch).
 
     Parameters
     ----------
     n_repeats : int, default=5
         Number of timed epochs.
-    seed : int, default=0
-        Seed for the data and the initial weights.
-    threads : int or None, default=None
-        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+    seed, threads
+        As :func:`prepare_rule_epoch`.
 
     Returns
     -------
     list of float
         Wall-clock time of each timed epoch, in seconds.
     """
-    _set_threads(threads)
-    x, y = _rule_data(seed)
-    return _stream_epochs(x, y, RULE_HIDDEN, RULE_CLASSES, RULE_WINDOW, RULE_LR, n_repeats, seed)
+    return time_calls(prepare_rule_epoch(seed, threads), n_repeats, n_warmup=0)
 
 
-def lstm_step(
-    n_repeats=20,
+def prepare_lstm_step(
     seed=0,
     hidden=128,
     input_size=28,
@@ -291,7 +374,7 @@ def lstm_step(
     n_batches=1,
     n_epochs=1,
 ):
-    """Time training steps (or epochs) of an LSTM or GRU sequence classifier in PyTorch.
+    """Set up and warm up a training step (or epochs) of an LSTM or GRU sequence classifier in PyTorch.
 
     One step does zero_grad, a forward pass through ``torch.nn.LSTM`` (or
     ``torch.nn.GRU``, ``batch_first=True``), takes the output at the last time
@@ -300,20 +383,18 @@ def lstm_step(
     ``torch.nn.Linear`` to ``n_classes`` logits, computes ``cross_entropy``,
     backpropagates and takes one ``torch.optim.Adam(lr=1e-3)`` step. The data
     are ``n_batches * batch`` random float32 sequences of shape ``(steps,
-    input_size)`` with random integer labels, built outside the timed region
-    together with the model and the optimizer. Three untimed warm-up steps on
-    the first batch are run first.
+    input_size)`` with random integer labels, built here, outside the timed
+    calls, together with the model and the optimizer. Three untimed warm-up
+    steps on the first batch are run.
 
-    With ``n_batches=1`` (and ``n_epochs=1``) a timed call is one step on the
-    fixed batch. Otherwise a timed call is ``n_epochs`` epochs, each drawing a
+    With ``n_batches=1`` (and ``n_epochs=1``) a call is one step on the
+    fixed batch. Otherwise a call is ``n_epochs`` epochs, each drawing a
     new random order of the sequences (``torch.randperm``, as the estimator
     shuffles) and taking one step per batch of ``batch`` sequences of that
     order (``n_batches`` steps per epoch).
 
     Parameters
     ----------
-    n_repeats : int, default=20
-        Number of timed calls.
     seed : int, default=0
         Seed for the data, the shuffling and the initial weights.
     hidden : int, default=128
@@ -331,18 +412,18 @@ def lstm_step(
     bidirectional : bool, default=False
         Whether the layers are bidirectional.
     threads : int or None, default=None
-        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+        If not ``None``, passed to ``torch.set_num_threads``.
     cell : {"lstm", "gru"}, default="lstm"
         The recurrent layer: ``torch.nn.LSTM`` or ``torch.nn.GRU``.
     n_batches : int, default=1
         Batches in the data set (training steps per epoch).
     n_epochs : int, default=1
-        Epochs per timed call (used when ``n_batches > 1`` or ``n_epochs > 1``).
+        Epochs per call (used when ``n_batches > 1`` or ``n_epochs > 1``).
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed call, in seconds.
+    callable
+        One step (or ``n_epochs`` epochs) per call, no arguments.
     """
     import torch
     import torch.nn.functional as F
@@ -388,33 +469,68 @@ def lstm_step(
     for _ in range(3):
         train_step(x[:batch], labels[:batch])
     if n_batches == 1 and n_epochs == 1:
-        return time_calls(lambda: train_step(x, labels), n_repeats, n_warmup=0)
-    return time_calls(train_epochs, n_repeats, n_warmup=0)
+        return lambda: train_step(x, labels)
+    return train_epochs
+
+
+def lstm_step(n_repeats=20, **kwargs):
+    """Time training steps (or epochs) of an LSTM or GRU classifier in PyTorch (:func:`prepare_lstm_step`).
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed calls.
+    **kwargs
+        Keyword arguments of :func:`prepare_lstm_step` (sizes, ``seed``,
+        ``threads``, ``cell``, ``n_batches``, ``n_epochs``).
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed call, in seconds.
+    """
+    return time_calls(prepare_lstm_step(**kwargs), n_repeats, n_warmup=0)
+
+
+def prepare_lstm2bi_step(seed=0, threads=None):
+    """Set up and warm up a training step of a 2-layer bidirectional LSTM classifier in PyTorch.
+
+    :func:`prepare_lstm_step` with ``num_layers=2, bidirectional=True``
+    (hidden 128 per direction, batch 128, 28 steps of 28 features, 10
+    classes, Adam): the head reads the top layer's forward output at the last
+    step and its reverse output at step 0.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed for the batch and the initial weights.
+    threads : int or None, default=None
+        If not ``None``, passed to ``torch.set_num_threads``.
+
+    Returns
+    -------
+    callable
+        One training step per call (no arguments).
+    """
+    return prepare_lstm_step(seed=seed, num_layers=2, bidirectional=True, threads=threads)
 
 
 def lstm2bi_step(n_repeats=20, seed=0, threads=None):
-    """Time training steps of a 2-layer bidirectional LSTM classifier in PyTorch.
-
-    :func:`lstm_step` with ``num_layers=2, bidirectional=True`` (hidden 128
-    per direction, batch 128, 28 steps of 28 features, 10 classes, Adam): the
-    head reads the top layer's forward output at the last step and its
-    reverse output at step 0.
+    """Time steps of a 2-layer bidirectional LSTM classifier in PyTorch (:func:`prepare_lstm2bi_step`).
 
     Parameters
     ----------
     n_repeats : int, default=20
         Number of timed training steps.
-    seed : int, default=0
-        Seed for the batch and the initial weights.
-    threads : int or None, default=None
-        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+    seed, threads
+        As :func:`prepare_lstm2bi_step`.
 
     Returns
     -------
     list of float
         Wall-clock time of each timed training step, in seconds.
     """
-    return lstm_step(n_repeats=n_repeats, seed=seed, num_layers=2, bidirectional=True, threads=threads)
+    return time_calls(prepare_lstm2bi_step(seed, threads), n_repeats, n_warmup=0)
 
 
 # Configuration of the CTC workload (issue: N = 32, T = 200, C = 30, label length 40).
@@ -445,27 +561,25 @@ def ctc_problem(seed=0, dtype=np.float32):
     return (logits, targets, np.full(CTC_N, CTC_T, np.int64), np.full(CTC_N, CTC_S, np.int64))
 
 
-def ctc_loss_grad(n_repeats=20, seed=0, threads=None):
-    """Time PyTorch's CPU CTC loss and its gradient with respect to the logits.
+def prepare_ctc_loss_grad(seed=0, threads=None):
+    """Set up and warm up PyTorch's CPU CTC loss and its gradient with respect to the logits.
 
-    Each timed call: ``log_softmax`` of the (N, T, C) logits (moved to
-    PyTorch's time-first layout), ``ctc_loss(..., reduction="none")`` summed,
-    and ``backward`` to the logits -- what :func:`rnnkit.losses.ctc_loss`
-    returns in one call.
+    Each call: ``log_softmax`` of the (N, T, C) logits (moved to PyTorch's
+    time-first layout), ``ctc_loss(..., reduction="none")`` summed, and
+    ``backward`` to the logits -- what :func:`rnnkit.losses.ctc_loss` returns
+    in one call. The data are built here; one untimed call runs.
 
     Parameters
     ----------
-    n_repeats : int, default=20
-        Number of timed calls.
     seed : int, default=0
         Seed of :func:`ctc_problem`.
     threads : int or None, default=None
-        If not ``None``, passed to ``torch.set_num_threads`` before timing.
+        If not ``None``, passed to ``torch.set_num_threads``.
 
     Returns
     -------
-    list of float
-        Wall-clock time of each timed call, in seconds.
+    callable
+        One loss-and-gradient call (no arguments), returning the gradient.
     """
     import torch
 
@@ -479,7 +593,25 @@ def ctc_loss_grad(n_repeats=20, seed=0, threads=None):
         loss.sum().backward()
         return z.grad
 
-    return time_calls(call, n_repeats)
+    return warmed_up(call)
+
+
+def ctc_loss_grad(n_repeats=20, seed=0, threads=None):
+    """Time PyTorch's CPU CTC loss and its gradient (calls of :func:`prepare_ctc_loss_grad`'s).
+
+    Parameters
+    ----------
+    n_repeats : int, default=20
+        Number of timed calls.
+    seed, threads
+        As :func:`prepare_ctc_loss_grad`.
+
+    Returns
+    -------
+    list of float
+        Wall-clock time of each timed call, in seconds.
+    """
+    return time_calls(prepare_ctc_loss_grad(seed, threads), n_repeats, n_warmup=0)
 
 
 if __name__ == "__main__":
