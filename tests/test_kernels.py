@@ -86,6 +86,22 @@ def test_matches_naive(cell, loss, output, bias, dtype, rtol):
         compare(*prob, dtype=dtype, rtol=rtol)
 
 
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_two_class_steps_match_naive(scale, dtype, rtol):
+    """The two-class per-step cross-entropy (its own loop, :func:`two_class_steps`) against the reference.
+
+    ``scale`` 30 makes logits of magnitude ~100, where ``exp(-|d|)`` underflows.
+    """
+    rng = np.random.default_rng(11)
+    for cell in ("rnn", "gru"):
+        net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, "tanh", True, "cross_entropy", "sequence",
+                                                         N=5, T=7, I=2, H=4, K=2, lengths=[7, 1, 3, 7, 5])
+        coefs = net.coefs(theta)
+        coefs["weight_out"] = coefs["weight_out"] * scale
+        compare(net, net.flatten(coefs), X, lengths, Y, h0, c0, dtype=dtype, rtol=rtol)
+
+
 @given(
     cell=st.sampled_from(CELLS), act=st.sampled_from(["tanh", "relu"]), bias=st.booleans(),
     loss=st.sampled_from(LOSSES), output=st.sampled_from(OUTPUTS),
@@ -159,6 +175,25 @@ def test_float32_exp_error_bound():
     # exp of nan, inf, -inf, 0
     np.testing.assert_array_equal(out[-8:-4], np.array([np.nan, np.inf, 0, 1], np.float32))
     assert np.isinf(out[-3]) and 0 < out[-2] < 1e-44 and out[-1] == 0  # 88.73 overflows; -103.8 is subnormal
+
+
+def test_float32_log1p_unit_error_bound():
+    from numba import njit
+
+    from rnnkit.backends.cpu.numeric import log1p_unit
+
+    @njit
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = log1p_unit(x[i])
+
+    x = np.concatenate([np.linspace(0, 1, 200_001), np.geomspace(1e-37, 1, 2001)]).astype(np.float32)
+    out = np.empty(x.shape[0] + 1, np.float32)
+    apply(np.concatenate([x, np.array([np.nan], np.float32)]), out)
+    ref = np.log1p(x.astype(np.float64))
+    pos = ref > 0
+    assert (np.abs(out[:-1] - ref)[pos] / ref[pos]).max() < 3e-7
+    assert out[0] == 0 and np.isnan(out[-1])
 
 
 def test_float32_kernel_tanh_matches_python_twin():

@@ -38,12 +38,14 @@ class CpuBackend(Backend):
         Only with single-threaded BLAS (never both kinds of threads at once),
         without dropout (its masks come from numba's sequential generator),
         with a built-in loss, and when each part's per-step products still go
-        to BLAS. Does not depend on the number of threads, so results do not.
+        to BLAS with at least ``SPLIT_MIN_WORK`` multiply-adds. Does not depend on the
+        number of threads, so results do not.
         """
         cfg = _config.get_config()
         S = cfg["train_parts"]
+        part_work = (batch // S) * net.spec.n_gates * net.hidden_size * net.hidden_size
         if (S > 1 and cfg["blas_threads"] == 1 and net.dropout == 0 and net.cfg[CFG_LOSS] >= 0
-                and self._uses_blas(net, batch // S)):
+                and self._uses_blas(net, batch // S) and part_work >= _config.SPLIT_MIN_WORK):
             return S
         return 1
 

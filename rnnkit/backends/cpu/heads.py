@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..._config import INTERNAL
-from .numeric import exp
+from .numeric import exp, log1p_unit
 
 
 @njit(**INTERNAL)
@@ -94,6 +94,42 @@ def item_loss(loss, Z, Yt, dZ, t, b, weight):
 
 
 @njit(**INTERNAL)
+def two_class_steps(Z, Y, lengths, t0, wc, inv, dZ):
+    """:func:`item_loss`'s cross-entropy for two classes and per-step output, over a whole window.
+
+    The same loss and gradient as the softmax of :func:`item_loss`, written
+    with the logits' difference ``d = z1 - z0``: the loss is
+    ``softplus(+-d) = max(+-d, 0) + log1p(exp(-|d|))`` and
+    ``dloss/dz1 = -dloss/dz0 = sigmoid(d) - y``. No branch in the loop over
+    the batch (steps past a length are selected away, whatever their logits
+    or targets hold) and no library call in float32, so it vectorises: the
+    streaming tutorials (echo, T5) have two classes at every step. Returns
+    the weighted loss sum; ``dZ`` receives ``inv * weight * gradient``.
+    """
+    R, B = Z.shape[0], Z.shape[1]
+    dt = Z.dtype.type
+    zero, one = dt(0), dt(1)
+    total = zero
+    for t in range(R):
+        for b in range(B):
+            valid = t < lengths[b] - t0
+            w = Y[t, b, wc] if wc >= 0 else one
+            d = Z[t, b, 1] - Z[t, b, 0]
+            a = d if d > zero else -d
+            e = exp(-a)
+            q = one / (one + e)
+            p1 = q if d >= zero else e * q
+            y = Y[t, b, 0]
+            s = -d if y > dt(0.5) else d
+            item = (s if s > zero else zero) + log1p_unit(e)
+            g = w * inv * (p1 - y)
+            dZ[t, b, 1] = g if valid else zero
+            dZ[t, b, 0] = -g if valid else zero
+            total += w * item if valid else zero
+    return total
+
+
+@njit(**INTERNAL)
 def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):
     """Weighted loss summed over the items of a time-major window, and its gradient.
 
@@ -119,6 +155,8 @@ def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):
     if not count > 0:
         return total, 0.0
     inv = logits.dtype.type(1) / count
+    if loss == 0 and K == 2 and mode == 0:
+        return two_class_steps(logits, Y, lengths, t0, wc, inv, dlogits), count
     for b in range(B):
         if mode == 0:
             hi = min(T, lengths[b] - t0)
