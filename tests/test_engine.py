@@ -129,19 +129,24 @@ warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
 X = rng.normal(size=(96, 6, 3))
 y = rng.randint(0, 3, size=96)
-clf = RNNClassifier(cell="gru", hidden_size=24, batch_size=48, max_iter=2, dtype="float64", random_state=0)
+cell, hidden, batch, parts = {case}
+clf = RNNClassifier(cell=cell, hidden_size=hidden, batch_size=batch, max_iter=2, dtype="float64",
+                    random_state=0)
 clf.fit(X, y)
-assert get_backend("cpu").parts(clf._net, 48) == 2, "not a batch-split model"
+assert get_backend("cpu").parts(clf._net, batch) == parts, "not the intended kind of model"
 print(get_config()["n_threads"], hashlib.sha256(clf._theta.tobytes()).hexdigest())
 """
 
 
 @pytest.mark.compiled
-def test_split_batches_give_identical_weights_whatever_the_thread_count():
-    """coefs_ of a batch-split model are bit-identical with NUMBA_NUM_THREADS 1, 2 and 4."""
+@pytest.mark.parametrize("case", [("gru", 24, 48, 2), ("lstm", 64, 64, 1)], ids=["split", "wide"])
+def test_split_batches_give_identical_weights_whatever_the_thread_count(case):
+    """coefs_ are bit-identical with NUMBA_NUM_THREADS 1, 2 and 4: a batch-split model (parts on threads)
+    and a wide one (kept whole, BLAS threads, see ``BLAS_THREADS_MIN_WORK``)."""
     out = {}
     for n in (1, 2, 4):
-        run = subprocess.run([sys.executable, "-c", SPLIT_FIT], capture_output=True, text=True, check=True,
+        run = subprocess.run([sys.executable, "-c", SPLIT_FIT.replace("{case}", repr(case))],
+                             capture_output=True, text=True, check=True,
                              env={**__import__("os").environ, "NUMBA_NUM_THREADS": str(n)})
         threads, digest = run.stdout.split()
         assert int(threads) == n
@@ -200,6 +205,15 @@ def test_thread_count_and_parts_settings():
         rnnkit.set_config(train_parts=0)
     with pytest.raises(ValueError, match="blas_threads"):
         rnnkit.set_config(blas_threads="many")
+    # a wide product: kept whole with BLAS's threads under "auto", cut in parts when BLAS has one thread
+    wide = Network("lstm", 2, 64, 2)
+    cpu = get_backend("cpu")
+    with config_context(n_threads=2):
+        assert get_config()["blas_threads"] == "auto"
+        assert cpu.parts(wide, 64) == 1 and cpu._blas_limit(wide, 64) == 2
+        assert cpu.parts(wide, 256) == 2 and cpu._blas_limit(wide, 256) == 1
+        with config_context(blas_threads=1):
+            assert cpu.parts(wide, 64) == 2 and cpu._blas_limit(wide, 64) == 1
 
 
 def test_settings_are_per_thread():

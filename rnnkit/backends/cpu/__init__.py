@@ -32,22 +32,45 @@ class CpuBackend(Backend):
         """Whether the per-step recurrent products of ``batch`` rows go to BLAS."""
         return bool(uses_blas(batch, net.spec.n_gates * net.hidden_size, net.hidden_size))
 
+    @staticmethod
+    def _wide(net, batch, S):
+        """Whether ``batch`` rows' recurrent product is better left whole to BLAS's threads than cut in ``S``.
+
+        The rule and its measurements: :data:`rnnkit._config.BLAS_THREADS_MIN_WORK`.
+        """
+        GH, H = net.spec.n_gates * net.hidden_size, net.hidden_size
+        if batch * GH * H < _config.BLAS_THREADS_MIN_WORK:
+            return False
+        return batch // S < _config.SPLIT_MIN_ROWS or GH * H > _config.SPLIT_MAX_WEIGHTS
+
     def parts(self, net, batch):
         """Parts a training batch of ``batch`` rows is cut into (see :func:`rnnkit.set_config`).
 
         Only with single-threaded BLAS (never both kinds of threads at once),
         without dropout (its masks come from numba's sequential generator),
-        with a built-in loss, and when each part's per-step products still go
-        to BLAS with at least ``SPLIT_MIN_WORK`` multiply-adds. Does not depend on the
-        number of threads, so results do not.
+        with a built-in loss, when each part's per-step products still go
+        to BLAS with at least ``SPLIT_MIN_WORK`` multiply-adds and, with
+        ``blas_threads="auto"``, when the batch's product is not wide (:meth:`_wide`).
+        Does not depend on the number of threads, so results do not.
         """
         cfg = _config.get_config()
         S = cfg["train_parts"]
         part_work = (batch // S) * net.spec.n_gates * net.hidden_size * net.hidden_size
-        if (S > 1 and cfg["blas_threads"] == 1 and net.dropout == 0 and net.cfg[CFG_LOSS] >= 0
-                and self._uses_blas(net, batch // S) and part_work >= _config.SPLIT_MIN_WORK):
+        if (S > 1 and cfg["blas_threads"] in (1, "auto") and net.dropout == 0 and net.cfg[CFG_LOSS] >= 0
+                and self._uses_blas(net, batch // S) and part_work >= _config.SPLIT_MIN_WORK
+                and not (cfg["blas_threads"] == "auto" and self._wide(net, batch, S))):
             return S
         return 1
+
+    def _blas_limit(self, net, batch):
+        """BLAS threads while a compiled call on ``batch`` rows runs (None: BLAS's own setting)."""
+        cfg = _config.get_config()
+        limit = cfg["blas_threads"]
+        if limit != "auto":
+            return limit if self._uses_blas(net, batch) else None
+        if not self._uses_blas(net, batch):
+            return None
+        return cfg["n_threads"] if self._wide(net, batch, cfg["train_parts"]) else 1
 
     @staticmethod
     def _spare(net, n, dtype):
@@ -120,7 +143,7 @@ class CpuBackend(Backend):
         empty = np.empty((0, 1, 1), dt)
         idx = np.arange(N, dtype=np.int64)
         external = net.cfg[CFG_LOSS] < 0
-        with blas_threads(self._uses_blas(net, N)):
+        with blas_threads(self._blas_limit(net, N)):
             total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg,
                                              net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX,
                                              True, False, empty, empty)
@@ -146,7 +169,7 @@ class CpuBackend(Backend):
         decay = self._decay_mask(net, dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
         hs, cs = state if state is not None else (np.empty((0, 0, 0), dt),) * 2
-        with blas_threads(self._uses_blas(net, batch_size)):
+        with blas_threads(self._blas_limit(net, batch_size)):
             if S == 1 and cfg[CFG_LOSS] >= 0:
                 total, count, n_up, status = loops.train_epoch(
                     code, theta, grad, off, cfg, net.dropout, seed, optimizer.code, optimizer.state,
@@ -219,7 +242,7 @@ class CpuBackend(Backend):
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
-        with blas_threads(self._uses_blas(net, B)):
+        with blas_threads(self._blas_limit(net, B)):
             for start in range(0, N, chunk):
                 stop = min(start + chunk, N)
                 Bc = stop - start

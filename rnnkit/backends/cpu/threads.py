@@ -18,10 +18,9 @@ _POOLS = {}
 _POOL_LOCK = threading.Lock()
 
 
-def blas_threads(uses_blas):
-    """Context limiting BLAS to ``blas_threads`` threads while a call whose products reach BLAS runs."""
-    limit = _config.get_config()["blas_threads"]
-    if not uses_blas or limit is None:
+def blas_threads(limit):
+    """Context limiting BLAS to ``limit`` threads (None: no limit) while a compiled call runs."""
+    if limit is None:
         return contextlib.nullcontext()
     if not _BLAS_CONTROLLER:
         import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls: loaded before looking)
