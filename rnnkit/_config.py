@@ -31,6 +31,9 @@ INTERNAL = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 #: tutorial's 5 x 4 by 4 x 4 recurrent product is faster as a loop.
 #: Read through :func:`rnnkit.backends.cpu.linalg.uses_blas` only.
 BLAS_MIN_WORK = 256
+#: Cells whose rows have at most this many units run loops without row views
+#: (a view's reference counting costs more than a small row's arithmetic).
+SMALL_ROW = 16
 #: A training batch is cut into parts (``train_parts``) only when each part's
 #: per-step recurrent product has at least this many multiply-adds: below,
 #: the parts' own overhead costs more than the cores they use win.

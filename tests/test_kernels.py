@@ -86,6 +86,19 @@ def test_matches_naive(cell, loss, output, bias, dtype, rtol):
         compare(*prob, dtype=dtype, rtol=rtol)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_rows_above_small_row_match_naive_and_differences(cell):
+    """Hidden sizes above ``SMALL_ROW`` take the cells' per-gate-view loops (the other tests' small rows
+    take the view-free ones): against the reference and central differences."""
+    from rnnkit._config import SMALL_ROW
+
+    rng = np.random.default_rng(5)
+    net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, "tanh", True, "cross_entropy", "last",
+                                                     N=3, T=4, I=2, H=SMALL_ROW + 3, K=3, lengths=[4, 2, 3])
+    compare(net, theta, X, lengths, Y, h0, c0, dtype=np.float64, rtol=1e-10)
+    gradcheck(net, theta, X, lengths, Y, h0, c0, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 def test_two_class_steps_match_naive(scale, dtype, rtol):
