@@ -79,6 +79,15 @@ cview = _cview_py if config.DISABLE_JIT else _cview
 
 
 @njit(**JIT_OPTIONS)
+def min_length(lengths):
+    """The smallest of ``lengths`` (0 when empty): steps below it are valid in every row."""
+    m = lengths[0] if lengths.shape[0] > 0 else 0
+    for b in range(lengths.shape[0]):
+        m = min(m, lengths[b])
+    return m
+
+
+@njit(**JIT_OPTIONS)
 def mm_nt(A, B, out, accumulate):
     """``out (+)= A @ B.T`` for ``A`` (M, K), ``B`` (N, K)."""
     M, K = A.shape

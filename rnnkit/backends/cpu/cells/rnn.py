@@ -1,8 +1,9 @@
 """CPU kernels of the RNN cell (:mod:`rnnkit.cells.rnn`); conventions: :mod:`rnnkit.backends.cpu.cells`."""
+import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..linalg import cview, mm_nn_add, mm_nt
+from ..linalg import cview, min_length, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, tanh
 
 
@@ -16,9 +17,22 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     zero = xp.dtype.type(0)
     has_bias = b_hh.shape[0] > 0
     gh = cview(tmp[:B * H], (B, H))
+    ghf = tmp[:B * H]
+    full = min_length(lengths)
+    n = np.uint64(B * H)
     # scalar indexing, no row views (their reference counting dominates at small H)
     for t in range(T):
         mm_nt(hs[t], W_hh, gh, False)
+        if t < full and not has_bias:  # every row valid: one flat loop over the step, which vectorises
+            xf, hf = cview(xp[t], (B * H,)), cview(hs[t + 1], (B * H,))
+            if act == 0:
+                for i in range(n):
+                    hf[i] = tanh(xf[i] + ghf[i])
+            else:
+                for i in range(n):
+                    a = xf[i] + ghf[i]
+                    hf[i] = a if a > zero else zero
+            continue
         for b in range(B):
             if t >= lengths[b]:
                 for j in range(H):
@@ -90,8 +104,22 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
     for b in range(B):
         for j in range(H):
             dh[b, j] = dh_last[b, j]
+    full = min_length(lengths)
+    n = np.uint64(B * H)
+    dhf = cview(dh, (B * H,))
     for t in range(T - 1, -1, -1):
         da = dpre_ih[t]
+        if t < full and not ln:  # every row valid: flat loops over the step, which vectorise
+            daf, of, hf = cview(da, (B * H,)), cview(dhs[t], (B * H,)), cview(hs[t + 1], (B * H,))
+            for i in range(n):
+                g = dhf[i] + of[i]
+                if act == 0:
+                    daf[i] = g * (one - hf[i] * hf[i])
+                else:
+                    daf[i] = g if hf[i] > zero else zero
+                dhf[i] = zero
+            mm_nn_add(da, W_hh, dh, tmp[B * H:])
+            continue
         for b in range(B):
             for j in range(H):
                 dh[b, j] += dhs[t, b, j]
