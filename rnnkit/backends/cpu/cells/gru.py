@@ -16,7 +16,34 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     ln = lnp.shape[0] > 0
     gh = cview(tmp[:B * 3 * H], (B, 3 * H))
     if not ln and H <= SMALL_ROW:
-        _forward_plain(xp, lengths, W_hh, b_hh, hs, cache, gh)
+        # rows of at most SMALL_ROW units without layer norm: no row views. A view costs numba
+        # reference counting, which dominated small hidden sizes (the MNIST-1D model's rows of 6
+        # units: its epochs took 20-30 % less time this way); larger rows are faster with the
+        # per-gate views below (GRU-128 took 5-15 % longer without them). Unsigned gate offsets
+        # (``u``) spare the index arithmetic numba's negative-index checks.
+        u = np.uint64(H)
+        u2, u3 = u + u, u + u + u
+        for t in range(T):
+            mm_nt(hs[t], W_hh, gh, False)
+            for b in range(B):
+                if t >= lengths[b]:
+                    for j in range(u):
+                        hs[t + 1, b, j] = hs[t, b, j]
+                    continue
+                if has_bias:
+                    for j in range(u3):
+                        gh[b, j] += b_hh[j]
+                # short loops over few arrays vectorise (LLVM checks their overlap at run time); one
+                # fused loop over all of them does not
+                for j in range(u2):
+                    cache[t, b, j] = sigmoid(xp[t, b, j] + gh[b, j])
+                for j in range(u):
+                    an = gh[b, u2 + j]
+                    cache[t, b, u3 + j] = an
+                    cache[t, b, u2 + j] = tanh(xp[t, b, u2 + j] + cache[t, b, j] * an)
+                for j in range(u):
+                    z = cache[t, b, u + j]
+                    hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
         return
     for t in range(T):
         hprev = hs[t]
@@ -66,45 +93,6 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
 
 
 @njit(**JIT_OPTIONS)
-def _forward_plain(xp, lengths, W_hh, b_hh, hs, cache, gh):
-    """:func:`forward_sequence` without layer norm for rows of at most ``SMALL_ROW`` units: no row views.
-
-    A view costs numba reference counting, which dominated small hidden
-    sizes (the MNIST-1D model's rows of 6 units: its epochs took 25-30 %
-    less time this way); larger rows are faster with the per-gate views of
-    :func:`forward_sequence` (GRU-128 took 10-15 % longer this way).
-    Unsigned gate offsets (``u``) spare the index arithmetic numba's
-    negative-index checks.
-    """
-    T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
-    one = xp.dtype.type(1)
-    has_bias = b_hh.shape[0] > 0
-    u = np.uint64(H)
-    u2, u3 = u + u, u + u + u
-    for t in range(T):
-        mm_nt(hs[t], W_hh, gh, False)
-        for b in range(B):
-            if t >= lengths[b]:
-                for j in range(u):
-                    hs[t + 1, b, j] = hs[t, b, j]
-                continue
-            if has_bias:
-                for j in range(u3):
-                    gh[b, j] += b_hh[j]
-            # short loops over few arrays vectorise (LLVM checks their overlap at run time); one
-            # fused loop over all of them does not
-            for j in range(u2):
-                cache[t, b, j] = sigmoid(xp[t, b, j] + gh[b, j])
-            for j in range(u):
-                an = gh[b, u2 + j]
-                cache[t, b, u3 + j] = an
-                cache[t, b, u2 + j] = tanh(xp[t, b, u2 + j] + cache[t, b, j] * an)
-            for j in range(u):
-                z = cache[t, b, u + j]
-                hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
-
-
-@njit(**JIT_OPTIONS)
 def backward_sequence(
     dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
     gpeep, glnp, tmp,
@@ -114,8 +102,40 @@ def backward_sequence(
     zero = dhs.dtype.type(0)
     one = dhs.dtype.type(1)
     ln = lnp.shape[0] > 0
-    if not ln and H <= SMALL_ROW:
-        _backward_plain(dhs, lengths, W_hh, hs, cache, dh_last, dpre_ih, dpre_hh, dh0, tmp)
+    if not ln and H <= SMALL_ROW:  # no row views: see forward_sequence
+        u = np.uint64(H)
+        u2, u3 = u + u, u + u + u
+        for b in range(B):
+            for j in range(u):
+                dh0[b, j] = dh_last[b, j]
+        for t in range(T - 1, -1, -1):
+            for b in range(B):
+                if t >= lengths[b]:
+                    for j in range(u):
+                        dh0[b, j] += dhs[t, b, j]
+                    for j in range(u3):
+                        dpre_ih[t, b, j] = zero
+                        dpre_hh[t, b, j] = zero
+                    continue
+                # short loops over few arrays, as in forward_sequence
+                for j in range(u):
+                    dh0[b, j] += dhs[t, b, j]
+                for j in range(u):
+                    z = cache[t, b, u + j]
+                    n = cache[t, b, u2 + j]
+                    dpre_ih[t, b, u2 + j] = dh0[b, j] * (one - z) * (one - n * n)
+                for j in range(u):
+                    r = cache[t, b, j]
+                    dan = dpre_ih[t, b, u2 + j]
+                    dpre_hh[t, b, u2 + j] = dan * r
+                    dpre_ih[t, b, j] = dan * cache[t, b, u3 + j] * r * (one - r)
+                for j in range(u):
+                    z = cache[t, b, u + j]
+                    dpre_ih[t, b, u + j] = dh0[b, j] * (hs[t, b, j] - cache[t, b, u2 + j]) * z * (one - z)
+                    dh0[b, j] = dh0[b, j] * z
+                for j in range(u2):
+                    dpre_hh[t, b, j] = dpre_ih[t, b, j]
+            mm_nn_add(dpre_hh[t], W_hh, dh0, tmp[B * 3 * H:])
         return
     dh = dh0
     for b in range(B):
@@ -180,44 +200,3 @@ def backward_sequence(
                 hz[j] = daz
                 d[j] = dj * z
         mm_nn_add(dah, W_hh, dh, tmp[B * 3 * H:])
-
-
-@njit(**JIT_OPTIONS)
-def _backward_plain(dhs, lengths, W_hh, hs, cache, dh_last, dpre_ih, dpre_hh, dh, tmp):
-    """:func:`backward_sequence` without layer norm (no row views; see :func:`_forward_plain`)."""
-    T, B, H = dhs.shape
-    zero = dhs.dtype.type(0)
-    one = dhs.dtype.type(1)
-    u = np.uint64(H)
-    u2, u3 = u + u, u + u + u
-    for b in range(B):
-        for j in range(u):
-            dh[b, j] = dh_last[b, j]
-    for t in range(T - 1, -1, -1):
-        for b in range(B):
-            if t >= lengths[b]:
-                for j in range(u):
-                    dh[b, j] += dhs[t, b, j]
-                for j in range(u3):
-                    dpre_ih[t, b, j] = zero
-                    dpre_hh[t, b, j] = zero
-                continue
-            # short loops over few arrays, as in _forward_plain
-            for j in range(u):
-                dh[b, j] += dhs[t, b, j]
-            for j in range(u):
-                z = cache[t, b, u + j]
-                n = cache[t, b, u2 + j]
-                dpre_ih[t, b, u2 + j] = dh[b, j] * (one - z) * (one - n * n)
-            for j in range(u):
-                r = cache[t, b, j]
-                dan = dpre_ih[t, b, u2 + j]
-                dpre_hh[t, b, u2 + j] = dan * r
-                dpre_ih[t, b, j] = dan * cache[t, b, u3 + j] * r * (one - r)
-            for j in range(u):
-                z = cache[t, b, u + j]
-                dpre_ih[t, b, u + j] = dh[b, j] * (hs[t, b, j] - cache[t, b, u2 + j]) * z * (one - z)
-                dh[b, j] = dh[b, j] * z
-            for j in range(u2):
-                dpre_hh[t, b, j] = dpre_ih[t, b, j]
-        mm_nn_add(dpre_hh[t], W_hh, dh, tmp[B * 3 * H:])
