@@ -66,8 +66,8 @@ _DEFAULTS = {
     "n_threads": None,
     # parts a large training batch is cut into (fixed: results do not depend on n_threads)
     "train_parts": 2,
-    # BLAS threads while a compiled call whose products reach BLAS runs ("auto": 1, or n_threads
-    # for a batch left whole because its recurrent product is wide; None: BLAS's own)
+    # BLAS threads while a compiled call whose products reach BLAS runs ("auto": 1 per part of a
+    # split batch, n_threads for a whole batch BLAS can thread; None: BLAS's own)
     "blas_threads": "auto",
     # largest workspace (elements) a network keeps between calls
     "max_kept_workspace": 1 << 24,
@@ -121,11 +121,10 @@ def set_config(n_threads=None, train_parts=None, blas_threads=None, max_kept_wor
         the split off. Default 2.
     blas_threads : int, "auto" or "default", default=None
         BLAS threads while a compiled call whose products reach BLAS runs.
-        ``"auto"`` (the initial setting): 1 (BLAS helper threads sleeping
-        between the per-step products made an LSTM-128 step 2-10x slower),
-        except for a batch whose per-step recurrent product is wide (see
-        :ref:`threads`): it stays whole, not cut in parts, and its products
-        get ``n_threads`` BLAS threads. An integer: that many threads, and the
+        ``"auto"`` (the initial setting): 1 per part of a split batch; a
+        batch kept whole (a wide one, see :ref:`threads`, one with dropout, a
+        prediction chunk) gets ``n_threads`` when its recurrent product is
+        large enough for BLAS to thread (``BLAS_THREADS_MIN_WORK``). An integer: that many threads, and the
         parts rule of ``train_parts`` alone. ``"default"`` leaves BLAS's own
         setting.
     max_kept_workspace : int, default=None

@@ -210,10 +210,12 @@ def test_thread_count_and_parts_settings():
     cpu = get_backend("cpu")
     with config_context(n_threads=2):
         assert get_config()["blas_threads"] == "auto"
-        assert cpu.parts(wide, 64) == 1 and cpu._blas_limit(wide, 64) == 2
-        assert cpu.parts(wide, 256) == 2 and cpu._blas_limit(wide, 256) == 1
+        assert cpu.parts(wide, 64) == 1 and cpu._blas_limit(wide, 64, 1) == 2
+        assert cpu.parts(wide, 256) == 2 and cpu._blas_limit(wide, 256, 2) == 1
+        assert cpu._blas_limit(wide, 256, 1) == 2  # a whole batch (prediction, dropout): BLAS's threads
+        assert cpu._blas_limit(Network("lstm", 2, 8, 2), 64, 1) == 1  # too small for BLAS to thread
         with config_context(blas_threads=1):
-            assert cpu.parts(wide, 64) == 2 and cpu._blas_limit(wide, 64) == 1
+            assert cpu.parts(wide, 64) == 2 and cpu._blas_limit(wide, 64, 2) == 1
 
 
 def test_settings_are_per_thread():

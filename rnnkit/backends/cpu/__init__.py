@@ -62,15 +62,22 @@ class CpuBackend(Backend):
             return S
         return 1
 
-    def _blas_limit(self, net, batch):
-        """BLAS threads while a compiled call on ``batch`` rows runs (None: BLAS's own setting)."""
+    def _blas_limit(self, net, batch, S):
+        """BLAS threads while a compiled call on ``batch`` rows cut in ``S`` parts runs (None: BLAS's own).
+
+        ``"auto"``: one thread per part of a split batch (the parts use the
+        cores); ``n_threads`` for a whole batch whose recurrent product BLAS
+        can thread (a wide one, one with dropout, a prediction chunk, a
+        one-batch gradient); else one.
+        """
         cfg = _config.get_config()
         limit = cfg["blas_threads"]
-        if limit != "auto":
-            return limit if self._uses_blas(net, batch) else None
         if not self._uses_blas(net, batch):
             return None
-        return cfg["n_threads"] if self._wide(net, batch, cfg["train_parts"]) else 1
+        if limit != "auto":
+            return limit
+        work = batch * net.spec.n_gates * net.hidden_size * net.hidden_size
+        return cfg["n_threads"] if S == 1 and work >= _config.BLAS_THREADS_MIN_WORK else 1
 
     @staticmethod
     def _spare(net, n, dtype):
@@ -143,7 +150,7 @@ class CpuBackend(Backend):
         empty = np.empty((0, 1, 1), dt)
         idx = np.arange(N, dtype=np.int64)
         external = net.cfg[CFG_LOSS] < 0
-        with blas_threads(self._blas_limit(net, N)):
+        with blas_threads(self._blas_limit(net, N, 1)):
             total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg,
                                              net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX,
                                              True, False, empty, empty)
@@ -169,7 +176,7 @@ class CpuBackend(Backend):
         decay = self._decay_mask(net, dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
         hs, cs = state if state is not None else (np.empty((0, 0, 0), dt),) * 2
-        with blas_threads(self._blas_limit(net, batch_size)):
+        with blas_threads(self._blas_limit(net, batch_size, S)):
             if S == 1 and cfg[CFG_LOSS] >= 0:
                 total, count, n_up, status = loops.train_epoch(
                     code, theta, grad, off, cfg, net.dropout, seed, optimizer.code, optimizer.state,
@@ -242,7 +249,7 @@ class CpuBackend(Backend):
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
-        with blas_threads(self._blas_limit(net, B)):
+        with blas_threads(self._blas_limit(net, B, 1)):
             for start in range(0, N, chunk):
                 stop = min(start + chunk, N)
                 Bc = stop - start
