@@ -49,10 +49,12 @@ def one_shared_array_per_line():
             return unlocked(self, shape, dtype, alignment)  # dynamic shared memory, or the simulator's error
         caller = sys._getframe(1)
         key = (caller.f_code.co_filename, caller.f_lineno)
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
         with lock:
             found = self._allocations.get(key)
             if found is None:
-                found = np.empty(shape, numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else dtype)
+                found = np.empty(shape, dtype)
                 self._allocations[key] = found
         return found
 
