@@ -28,20 +28,28 @@ class CpuBackend(Backend):
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
+    def _weights(net):
+        """Elements of one direction's recurrent weight matrix, ``n_gates * H`` by ``H``."""
+        return net.spec.n_gates * net.hidden_size * net.hidden_size
+
+    @staticmethod
     def _uses_blas(net, batch):
         """Whether the per-step recurrent products of ``batch`` rows go to BLAS."""
         return bool(uses_blas(batch, net.spec.n_gates * net.hidden_size, net.hidden_size))
 
-    @staticmethod
-    def _wide(net, batch, S):
+    @classmethod
+    def _threadable(cls, net, batch):
+        """Whether BLAS can thread ``batch`` rows' recurrent product (``BLAS_THREADS_MIN_WORK``)."""
+        return batch * cls._weights(net) >= _config.BLAS_THREADS_MIN_WORK
+
+    @classmethod
+    def _wide(cls, net, batch, S):
         """Whether ``batch`` rows' recurrent product is better left whole to BLAS's threads than cut in ``S``.
 
         The rule and its measurements: :data:`rnnkit._config.BLAS_THREADS_MIN_WORK`.
         """
-        GH, H = net.spec.n_gates * net.hidden_size, net.hidden_size
-        if batch * GH * H < _config.BLAS_THREADS_MIN_WORK:
-            return False
-        return batch // S < _config.SPLIT_MIN_ROWS or GH * H > _config.SPLIT_MAX_WEIGHTS
+        return cls._threadable(net, batch) and (
+            batch // S < _config.SPLIT_MIN_ROWS or cls._weights(net) > _config.SPLIT_MAX_WEIGHTS)
 
     def parts(self, net, batch):
         """Parts a training batch of ``batch`` rows is cut into (see :func:`rnnkit.set_config`).
@@ -55,9 +63,9 @@ class CpuBackend(Backend):
         """
         cfg = _config.get_config()
         S = cfg["train_parts"]
-        part_work = (batch // S) * net.spec.n_gates * net.hidden_size * net.hidden_size
         if (S > 1 and cfg["blas_threads"] in (1, "auto") and net.dropout == 0 and net.cfg[CFG_LOSS] >= 0
-                and self._uses_blas(net, batch // S) and part_work >= _config.SPLIT_MIN_WORK
+                and self._uses_blas(net, batch // S)
+                and (batch // S) * self._weights(net) >= _config.SPLIT_MIN_WORK
                 and not (cfg["blas_threads"] == "auto" and self._wide(net, batch, S))):
             return S
         return 1
@@ -76,8 +84,7 @@ class CpuBackend(Backend):
             return None
         if limit != "auto":
             return limit
-        work = batch * net.spec.n_gates * net.hidden_size * net.hidden_size
-        return cfg["n_threads"] if S == 1 and work >= _config.BLAS_THREADS_MIN_WORK else 1
+        return cfg["n_threads"] if S == 1 and self._threadable(net, batch) else 1
 
     @staticmethod
     def _spare(net, n, dtype):
