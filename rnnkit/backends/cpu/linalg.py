@@ -188,11 +188,21 @@ def colsum(A, out, accumulate):
     """``out (+)= A.sum(axis=0)`` for ``A`` (M, N)."""
     M, N = A.shape
     zero = out.dtype.type(0)
-    if N <= 16:  # a few columns: each summed in a register
+    if N <= 16:  # a few columns: each summed in four registers (four chains of additions, not one)
+        M4 = M - M % 4
         for n in range(N):
-            s = zero
-            for m in range(M):
-                s += A[m, n]
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            for m in range(0, M4, 4):
+                s0 += A[m, n]
+                s1 += A[m + 1, n]
+                s2 += A[m + 2, n]
+                s3 += A[m + 3, n]
+            for m in range(M4, M):
+                s0 += A[m, n]
+            s = (s0 + s1) + (s2 + s3)
             if accumulate:
                 out[n] += s
             else:
