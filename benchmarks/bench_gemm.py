@@ -1,0 +1,151 @@
+"""The per-step recurrent products of ``bench_core``'s larger models, in the layouts they could take.
+
+At every step an RNN multiplies the state ``h`` (``B`` rows by ``H``) by the
+recurrent weights ``W_hh`` (``G*H`` by ``H``), forward, and the gates'
+gradient ``dG`` (``B`` by ``G*H``) by ``W_hh``, backward. rnnkit keeps a
+batch's rows in rows (*batch-major*: ``h @ W_hh.T``, ``dG @ W_hh``), as
+PyTorch does; a *batch-minor* layout (the state stored transposed, ``H`` by
+``B``) would compute ``W_hh @ h.T`` and ``W_hh.T @ dG.T`` instead: the same
+multiply-adds, with the large weight matrix in the other operand role of
+BLAS. This script times each orientation as rnnkit's kernels call it
+(``np.dot`` inside numba-compiled code, float32, one BLAS thread) and
+prints GFLOP/s, so that the choice of a layout rests on measurements of the
+machine at hand. OpenBLAS packs both operands at every call; which one is
+the large one changes what the packing costs (``perf``: a quarter of
+OpenBLAS's samples are packing routines in the LSTM-128 fit).
+
+Usage::
+
+    python benchmarks/bench_gemm.py [--repeats 200]
+
+Run it pinned to one core (``taskset -c 0``) on a busy machine.
+"""
+
+import argparse
+import time
+
+import numpy as np
+from numba import njit
+from threadpoolctl import threadpool_limits
+
+#: (name, B rows of a part, H, gates): the per-step products of bench_core's models
+SHAPES = [
+    ("LSTM-128, part of 64 rows", 64, 128, 4),
+    ("LSTM-128, whole batch of 128", 128, 128, 4),
+    ("GRU-128, part of 64 rows", 64, 128, 3),
+    ("LSTM-512, batch of 64", 64, 512, 4),
+]
+
+
+@njit(cache=True)
+def _forward_rows(h, W, out, n):
+    for _ in range(n):
+        np.dot(h, W.T, out)
+
+
+@njit(cache=True)
+def _forward_units(hT, W, outT, n):
+    for _ in range(n):
+        np.dot(W, hT, outT)
+
+
+@njit(cache=True)
+def _backward_rows(dG, W, dh, n):
+    for _ in range(n):
+        np.dot(dG, W, dh)
+
+
+@njit(cache=True)
+def _backward_units(dGT, W, dhT, n):
+    for _ in range(n):
+        np.dot(W.T, dGT, dhT)
+
+
+@njit(cache=True)
+def _backward_units_copy(dGT, WT, dhT, n):
+    for _ in range(n):
+        np.dot(WT, dGT, dhT)
+
+
+def best_seconds(fn, args, repeats, rounds=7):
+    """Fastest per-call seconds of ``fn(*args, repeats)`` over ``rounds`` rounds (after one warm-up call).
+
+    Parameters
+    ----------
+    fn : callable
+        A compiled loop taking ``args`` and a repeat count.
+    args : tuple
+        Its array arguments.
+    repeats : int
+        Calls per round.
+    rounds : int, default=7
+        Rounds; the fastest round's mean is returned.
+
+    Returns
+    -------
+    float
+        Seconds per call.
+    """
+    fn(*args, 1)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn(*args, repeats)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
+def measure(B, H, G, repeats, seed=0):
+    """GFLOP/s of the four per-step products of one shape (see the module docstring).
+
+    Parameters
+    ----------
+    B, H, G : int
+        Rows, hidden units and gates.
+    repeats : int
+        Calls per timing round.
+    seed : int, default=0
+        Seed of the random operands.
+
+    Returns
+    -------
+    dict
+        ``{"forward rows", "forward units", "backward rows", "backward units",
+        "backward units, W.T copied"}`` -> GFLOP/s (the last with ``W_hh.T`` stored
+        contiguous, as a window could copy it once for all its steps).
+    """
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    W = rng.standard_normal((G * H, H)).astype(f32)
+    h = rng.standard_normal((B, H)).astype(f32)
+    dG = rng.standard_normal((B, G * H)).astype(f32)
+    hT, dGT = np.ascontiguousarray(h.T), np.ascontiguousarray(dG.T)
+    flops = 2.0 * B * H * G * H
+    cases = {
+        "forward rows": (_forward_rows, (h, W, np.empty((B, G * H), f32))),
+        "forward units": (_forward_units, (hT, W, np.empty((G * H, B), f32))),
+        "backward rows": (_backward_rows, (dG, W, np.empty((B, H), f32))),
+        "backward units": (_backward_units, (dGT, W, np.empty((H, B), f32))),
+        "backward units, W.T copied": (_backward_units_copy, (dGT, np.ascontiguousarray(W.T),
+                                                              np.empty((H, B), f32))),
+    }
+    with threadpool_limits(1, user_api="blas"):
+        return {name: flops / best_seconds(fn, args, repeats) / 1e9 for name, (fn, args) in cases.items()}
+
+
+def main(argv=None):
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=200, help="calls per timing round (default 200)")
+    args = parser.parse_args(argv)
+    print("float32, one BLAS thread; GFLOP/s (fastest of 7 rounds)")
+    print(f"{'shape':32s} {'fwd h@W.T':>10s} {'fwd W@hT':>10s} {'bwd dG@W':>10s} {'bwd W.T@dGT':>12s} "
+          f"{'bwd WT@dGT':>11s}")
+    for name, B, H, G in SHAPES:
+        r = measure(B, H, G, args.repeats)
+        print(f"{name:32s} {r['forward rows']:10.1f} {r['forward units']:10.1f} {r['backward rows']:10.1f} "
+              f"{r['backward units']:12.1f} {r['backward units, W.T copied']:11.1f}")
+
+
+if __name__ == "__main__":
+    main()
