@@ -450,3 +450,31 @@ def test_variant_parameters_are_validated():
     X, y = sum_sign_data(n=10)
     with pytest.raises(ValueError, match="peephole"):
         RNNClassifier(cell="gru", peephole=True, max_iter=1).fit(X, y)
+
+
+_LABEL_SETS = [[0, 1, 1, 0], [1, 1, 1], [3, 4, 4], [0, 2, 2, 0], [0, 1, 2, 1], [-2, 5, -2, 0], [7, 7, 9, 8],
+               [0, 10**6, 3], [2**40, 2**40 + 1]]
+_LABEL_CASES = [(labels, dtype) for dtype in (np.int64, np.int32, np.uint8) for labels in _LABEL_SETS
+                if np.iinfo(dtype).min <= min(labels) and max(labels) <= np.iinfo(dtype).max]
+
+
+@pytest.mark.parametrize("labels,dtype", _LABEL_CASES, ids=[f"{a}-{t.__name__}" for a, t in _LABEL_CASES])
+def test_unique_inverse_matches_numpy(labels, dtype):
+    """The linear-time label encoding (one shortcut for two adjacent labels) gives ``np.unique``'s answer."""
+    from rnnkit.estimators._classes import _unique_inverse
+
+    arr = np.asarray(labels).astype(dtype)
+    uniq, inverse = _unique_inverse(arr)
+    ref_uniq, ref_inverse = np.unique(arr, return_inverse=True)
+    np.testing.assert_array_equal(uniq, ref_uniq)
+    np.testing.assert_array_equal(inverse, ref_inverse)
+
+
+def test_valid_mask_with_and_without_padding():
+    from rnnkit.estimators._base import valid_mask
+
+    for lengths, T in [([3, 3], 3), ([3, 1, 2], 3), ([4, 4], 3), ([], 2)]:
+        expected = np.arange(T)[None, :] < np.asarray(lengths, dtype=np.int64)[:, None]
+        got = valid_mask(np.asarray(lengths, dtype=np.int64), T)
+        assert got.dtype == bool and got.shape == (len(lengths), T)
+        np.testing.assert_array_equal(got, expected)

@@ -527,4 +527,7 @@ or list of array-like of shape (n_timesteps_i, n_features)
 
 def valid_mask(lengths, T):
     """Boolean (N, T) mask of the valid steps of padded sequences."""
-    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+    lengths = np.asarray(lengths)
+    if lengths.size and lengths.min() >= T:  # every step valid (streams, equal lengths): no comparison
+        return np.ones((lengths.shape[0], T), dtype=bool)
+    return np.arange(T)[None, :] < lengths[:, None]

@@ -21,7 +21,10 @@ def _unique_inverse(labels):
         lo, hi = int(labels.min()), int(labels.max())
         if hi - lo <= 4 * labels.size + 1024:
             shifted = labels - lo if lo else labels
-            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            if hi - lo <= 1:  # the smallest and the largest label occur: no other value to look for
+                present = np.ones(hi - lo + 1, dtype=bool)
+            else:
+                present = np.bincount(shifted, minlength=hi - lo + 1) > 0
             if lo == 0 and present.all():  # the labels are 0..K-1, each present: their own codes
                 return np.arange(hi + 1, dtype=labels.dtype), labels
             table = np.cumsum(present) - 1
