@@ -12,7 +12,9 @@ BLAS. This script times each orientation as rnnkit's kernels call it
 prints GFLOP/s, so that the choice of a layout rests on measurements of the
 machine at hand. OpenBLAS packs both operands at every call; which one is
 the large one changes what the packing costs (``perf``: a quarter of
-OpenBLAS's samples are packing routines in the LSTM-128 fit).
+OpenBLAS's samples are packing routines in the LSTM-128 fit). A last line
+times the rule stream's tiny per-step product (200 x 6 by 6 x 6) through BLAS
+and as compiled loops over rows and over the batch.
 
 Usage::
 
@@ -65,6 +67,68 @@ def _backward_units(dGT, W, dhT, n):
 def _backward_units_copy(dGT, WT, dhT, n):
     for _ in range(n):
         np.dot(WT, dGT, dhT)
+
+
+@njit(cache=True)
+def _tiny_loop_rows(h, W, out, n):
+    # out[b, j] = sum_k h[b, k] W[j, k], row by row (batch-major)
+    B, H = h.shape
+    G = W.shape[0]
+    for _ in range(n):
+        for b in range(B):
+            for j in range(G):
+                s = out.dtype.type(0)
+                for k in range(H):
+                    s += h[b, k] * W[j, k]
+                out[b, j] = s
+
+
+@njit(cache=True)
+def _tiny_loop_units(hT, W, outT, n):
+    # outT[j, :] = sum_k W[j, k] hT[k, :]: every multiply-add runs over the batch (batch-minor)
+    H, B = hT.shape
+    G = W.shape[0]
+    for _ in range(n):
+        for j in range(G):
+            o = outT[j]
+            for b in range(B):
+                o[b] = 0
+            for k in range(H):
+                w = W[j, k]
+                x = hT[k]
+                for b in range(B):
+                    o[b] += w * x[b]
+
+
+def measure_tiny(B=200, H=6, repeats=2000, seed=0):
+    """Microseconds of the rule stream's (T5) per-step product ``h @ W_hh.T``, ``B`` rows by ``H`` units.
+
+    Parameters
+    ----------
+    B, H : int, default=200, 6
+        Rows and hidden units (one gate: the RNN cell).
+    repeats : int, default=2000
+        Calls per timing round.
+    seed : int, default=0
+        Seed of the random operands.
+
+    Returns
+    -------
+    dict
+        ``{"BLAS, batch-major", "loop, batch-major", "loop, batch-minor"}`` -> microseconds per call.
+    """
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    W = rng.standard_normal((H, H)).astype(f32)
+    h = rng.standard_normal((B, H)).astype(f32)
+    hT = np.ascontiguousarray(h.T)
+    cases = {
+        "BLAS, batch-major": (_forward_rows, (h, W, np.empty((B, H), f32))),
+        "loop, batch-major": (_tiny_loop_rows, (h, W, np.empty((B, H), f32))),
+        "loop, batch-minor": (_tiny_loop_units, (hT, W, np.empty((H, B), f32))),
+    }
+    with threadpool_limits(1, user_api="blas"):
+        return {name: 1e6 * best_seconds(fn, args, repeats) for name, (fn, args) in cases.items()}
 
 
 def best_seconds(fn, args, repeats, rounds=7):
@@ -145,6 +209,9 @@ def main(argv=None):
         r = measure(B, H, G, args.repeats)
         print(f"{name:32s} {r['forward rows']:10.1f} {r['forward units']:10.1f} {r['backward rows']:10.1f} "
               f"{r['backward units']:12.1f} {r['backward units, W.T copied']:11.1f}")
+    tiny = measure_tiny()
+    print("T5's per-step product (200 x 6 by 6 x 6), us per call: "
+          + ", ".join(f"{name} {us:.2f}" for name, us in tiny.items()))
 
 
 if __name__ == "__main__":
