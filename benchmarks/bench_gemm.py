@@ -12,7 +12,9 @@ BLAS. This script times each orientation as rnnkit's kernels call it
 prints GFLOP/s, so that the choice of a layout rests on measurements of the
 machine at hand. OpenBLAS packs both operands at every call; which one is
 the large one changes what the packing costs (``perf``: a quarter of
-OpenBLAS's samples are packing routines in the LSTM-128 fit). A last line
+OpenBLAS's samples are packing routines in the LSTM-128 fit). The ``+T``
+columns compute the batch-minor product inside today's layout, between
+explicit transposes (timed with them). A last line
 times the rule stream's tiny per-step product (200 x 6 by 6 x 6) through BLAS
 and as compiled loops over rows and over the batch.
 
@@ -44,6 +46,27 @@ def _dots(a, b, out, n):
     # ``n`` products ``a @ b`` into ``out``; a transposed view passed in is seen by BLAS as transposed
     for _ in range(n):
         np.dot(a, b, out)
+
+
+@njit(cache=True)
+def _transpose_into(src, dst):
+    # dst = src.T in 16 x 16 blocks
+    R, C = src.shape
+    for i0 in range(0, R, 16):
+        for j0 in range(0, C, 16):
+            for j in range(j0, min(j0 + 16, C)):
+                for i in range(i0, min(i0 + 16, R)):
+                    dst[j, i] = src[i, j]
+
+
+@njit(cache=True)
+def _dots_through_transposes(a, x, out, xT, outT, n):
+    # ``n`` times ``out = (a @ x.T).T`` with explicit transposes: the batch-minor product
+    # computed inside today's batch-major layout
+    for _ in range(n):
+        _transpose_into(x, xT)
+        np.dot(a, xT, outT)
+        _transpose_into(outT, out)
 
 
 @njit(cache=True)
@@ -151,9 +174,12 @@ def measure(B, H, G, repeats, seed=0):
     Returns
     -------
     dict
-        ``{"forward rows", "forward units", "backward rows", "backward units",
-        "backward units, W.T copied"}`` -> GFLOP/s (the last with ``W_hh.T`` stored
-        contiguous, as a window could copy it once for all its steps).
+        ``{"forward rows", "forward units", "forward via transposes", "backward rows",
+        "backward units", "backward units, W.T copied", "backward via transposes"}`` ->
+        GFLOP/s. "W.T copied": ``W_hh.T`` stored contiguous, as a window could copy it
+        once for all its steps; "via transposes": the batch-minor product between
+        explicit transposes of the batch-major operand and result (what a cell of
+        today's layout would have to do), transposes included in the time.
     """
     rng = np.random.default_rng(seed)
     f32 = np.float32
@@ -162,15 +188,21 @@ def measure(B, H, G, repeats, seed=0):
     dG = rng.standard_normal((B, G * H)).astype(f32)
     hT, dGT = np.ascontiguousarray(h.T), np.ascontiguousarray(dG.T)
     flops = 2.0 * B * H * G * H
+    WT = np.ascontiguousarray(W.T)
+    gates, state = (lambda: np.empty((B, G * H), f32)), (lambda: np.empty((B, H), f32))
     cases = {
-        "forward rows": (h, W.T, np.empty((B, G * H), f32)),
-        "forward units": (W, hT, np.empty((G * H, B), f32)),
-        "backward rows": (dG, W, np.empty((B, H), f32)),
-        "backward units": (W.T, dGT, np.empty((H, B), f32)),
-        "backward units, W.T copied": (np.ascontiguousarray(W.T), dGT, np.empty((H, B), f32)),
+        "forward rows": (_dots, (h, W.T, gates())),
+        "forward units": (_dots, (W, hT, np.empty((G * H, B), f32))),
+        "forward via transposes": (_dots_through_transposes, (W, h, gates(), np.empty((H, B), f32),
+                                                              np.empty((G * H, B), f32))),
+        "backward rows": (_dots, (dG, W, state())),
+        "backward units": (_dots, (W.T, dGT, np.empty((H, B), f32))),
+        "backward units, W.T copied": (_dots, (WT, dGT, np.empty((H, B), f32))),
+        "backward via transposes": (_dots_through_transposes, (WT, dG, state(), np.empty((G * H, B), f32),
+                                                               np.empty((H, B), f32))),
     }
     with threadpool_limits(1, user_api="blas"):
-        return {name: flops / best_seconds(_dots, args, repeats) / 1e9 for name, args in cases.items()}
+        return {name: flops / best_seconds(fn, args, repeats) / 1e9 for name, (fn, args) in cases.items()}
 
 
 def main(argv=None):
@@ -179,12 +211,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=200, help="calls per timing round (default 200)")
     args = parser.parse_args(argv)
     print("float32, one BLAS thread; GFLOP/s (fastest of 7 rounds)")
-    print(f"{'shape':32s} {'fwd h@W.T':>10s} {'fwd W@hT':>10s} {'bwd dG@W':>10s} {'bwd W.T@dGT':>12s} "
-          f"{'bwd WT@dGT':>11s}")
+    columns = [("forward rows", "fwd h@W.T"), ("forward units", "fwd W@hT"),
+               ("forward via transposes", "fwd +T"),
+               ("backward rows", "bwd dG@W"), ("backward units", "bwd W.T@dGT"),
+               ("backward units, W.T copied", "bwd WT@dGT"), ("backward via transposes", "bwd +T")]
+    print(f"{'shape':30s}" + "".join(f" {head:>11s}" for _, head in columns))
     for name, B, H, G in SHAPES:
         r = measure(B, H, G, args.repeats)
-        print(f"{name:32s} {r['forward rows']:10.1f} {r['forward units']:10.1f} {r['backward rows']:10.1f} "
-              f"{r['backward units']:12.1f} {r['backward units, W.T copied']:11.1f}")
+        print(f"{name:30s}" + "".join(f" {r[key]:11.1f}" for key, _ in columns))
     tiny = measure_tiny()
     print("T5's per-step product (200 x 6 by 6 x 6), us per call: "
           + ", ".join(f"{name} {us:.2f}" for name, us in tiny.items()))
