@@ -31,6 +31,14 @@ INTERNAL = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 #: tutorial's 5 x 4 by 4 x 4 recurrent product is faster as a loop.
 #: Read through :func:`rnnkit.backends.cpu.linalg.uses_blas` only.
 BLAS_MIN_WORK = 256
+#: Matrix products with at least this many multiply-adds (and a full tile of
+#: rows, 8 terms per sum) run on a packed right operand
+#: (:mod:`rnnkit.backends.cpu.gemm`) instead of BLAS. Float32, one core:
+#: smaller ones lose (64 x 32 by 32 x 16: 1.7 against 1.2 us; 64 x 16 by 16 x
+#: 48: 1.75 against 1.58 us), larger ones win (128 x 64 by 64 x 256: 36 against
+#: 46 us; 64 x 128 by 128 x 512: 72 against 116 us; 1792 x 28 by 28 x 512: 511
+#: against 652 us). Read through :func:`rnnkit.backends.cpu.gemm.packs` only.
+PACK_MIN_WORK = 65536
 #: Cells whose rows have at most this many units run loops without row views
 #: (a view's reference counting costs more than a small row's arithmetic).
 SMALL_ROW = 16

@@ -54,6 +54,7 @@ from ...slots import (
     WS_YS,
 )
 from . import cells
+from .gemm import mm_tn_w, mm_w, pack_for
 from .linalg import colsum, cview, mm_nn, mm_nt, mm_tn
 from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, v2, v3
 
@@ -153,7 +154,8 @@ def project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh):
     else:
         src = v2(region(ws, WS_XR), 0, T * B, inp.shape[1])
         reverse_rows(inp, lengths, T, B, src)
-    mm_nt(src, W_ih, xp2, False)
+    Wp = pack_for(W_ih, T * B, True, region(ws, WS_TMP)[B * GH + B * H:])  # after bsum: see the cells
+    mm_w(src, W_ih, Wp, True, xp2, False, bsum[:0])
     if b_ih.shape[0] > 0:
         for j in range(GH):
             bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
@@ -327,8 +329,9 @@ def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb
     else:
         src = v2(region(ws, WS_XR), 0, TB, Ik)
         reverse_rows(inp, lengths, T, B, src)
-    mm_tn(dpi2, src, gW_ih, False)
-    mm_tn(dhh2, v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H), gW_hh, False)
+    pbuf = region(ws, WS_TMP)[B * GH + B * H:]  # the packing scratch (see the cells' conventions)
+    mm_tn_w(dpi2, src, gW_ih, pbuf)
+    mm_tn_w(dhh2, v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H), gW_hh, pbuf)
     if gb_ih.shape[0] > 0:
         colsum(dpi2, gb_ih, False)
         if split:
@@ -337,11 +340,12 @@ def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb
             for j in range(GH):
                 gb_hh[j] = gb_ih[j]
     if k > 0 or dX.shape[0] > 0:
+        Wp = pack_for(W_ih, TB, False, pbuf)
         if d == 0:
-            mm_nn(dpi2, W_ih, din, False)
+            mm_w(dpi2, W_ih, Wp, False, din, False, pbuf[:0])
         else:
             dxr = v2(region(ws, WS_DXR), 0, TB, Ik)
-            mm_nn(dpi2, W_ih, dxr, False)
+            mm_w(dpi2, W_ih, Wp, False, dxr, False, pbuf[:0])
             for b in range(B):
                 Lb = lengths[b]
                 for s in range(Lb):

@@ -31,6 +31,7 @@ from ...slots import (
     WS_XD,
     WS_YS,
 )
+from .gemm import pack_scratch
 from .linalg import cview
 
 
@@ -65,7 +66,7 @@ def ws_offsets(T, B, cfg, drop):
         B * DH,                                              # WS_DHL
         B * H,                                               # WS_DLAST
         B * H,                                               # WS_DZERO
-        B * GH + B * H,                                      # WS_TMP (see the cells' conventions)
+        B * GH + B * H + pack_scratch(GH, H, IM),            # WS_TMP (see the cells' conventions)
     ], dtype=np.int64)
     offs = np.zeros(N_WS + 1, np.int64)
     for i in range(N_WS):

@@ -3,6 +3,7 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS, SMALL_ROW
+from ..gemm import mm_w, pack_for
 from ..linalg import cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
@@ -45,9 +46,10 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
                     z = cache[t, b, u + j]
                     hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
         return
+    Wp = pack_for(W_hh, B, True, tmp[B * 3 * H + B * H:])
     for t in range(T):
         hprev = hs[t]
-        mm_nt(hprev, W_hh, gh, False)
+        mm_w(hprev, W_hh, Wp, True, gh, False, tmp[:0])
         for b in range(B):
             hp = hprev[b]
             h = hs[t + 1, b]
@@ -141,6 +143,7 @@ def backward_sequence(
     for b in range(B):
         for j in range(H):
             dh[b, j] = dh_last[b, j]
+    Wp = pack_for(W_hh, B, False, tmp[B * 3 * H + B * H:])
     for t in range(T - 1, -1, -1):
         dai = dpre_ih[t]
         dah = dpre_hh[t]
@@ -199,4 +202,4 @@ def backward_sequence(
                 iz[j] = daz
                 hz[j] = daz
                 d[j] = dj * z
-        mm_nn_add(dah, W_hh, dh, tmp[B * 3 * H:])
+        mm_w(dah, W_hh, Wp, False, dh, True, tmp[B * 3 * H:])

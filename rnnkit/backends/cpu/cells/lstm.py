@@ -2,7 +2,8 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..linalg import cview, mm_nn_add, mm_nt
+from ..gemm import mm_w, pack_for
+from ..linalg import cview
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -14,9 +15,10 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     has_peep = peep.shape[0] > 0
     ln = lnp.shape[0] > 0
     gh = cview(tmp[:B * 4 * H], (B, 4 * H))
+    Wp = pack_for(W_hh, B, True, tmp[B * 4 * H + B * H:])
     for t in range(T):
         hprev = hs[t]
-        mm_nt(hprev, W_hh, gh, False)
+        mm_w(hprev, W_hh, Wp, True, gh, False, tmp[:0])
         for b in range(B):
             if t >= lengths[b]:
                 for j in range(H):
@@ -90,6 +92,7 @@ def backward_sequence(
     has_peep = peep.shape[0] > 0
     ln = lnp.shape[0] > 0
     dch = tmp[:H if ln else 0]
+    Wp = pack_for(W_hh, B, False, tmp[B * 4 * H + B * H:])
     dh = dh0
     dc = dc0
     for b in range(B):
@@ -159,4 +162,4 @@ def backward_sequence(
                     gpi[j] += ri[j] * cp[j]
                     gpf[j] += rf[j] * cp[j]
             d[:] = zero
-        mm_nn_add(da, W_hh, dh, tmp[B * 4 * H:])
+        mm_w(da, W_hh, Wp, False, dh, True, tmp[B * 4 * H:])

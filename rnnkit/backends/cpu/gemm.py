@@ -1,0 +1,338 @@
+"""A matrix product on a pre-packed right operand: the recurrent weights packed once per window.
+
+At every step an RNN multiplies a few rows (the batch) by the same recurrent
+weight matrix. BLAS packs both operands into its own layout at every call, so
+the weights, by far the larger operand, were copied again at each step (a
+quarter of OpenBLAS's samples in the LSTM-128 fit), and its kernels reach
+70-85 % of a core's peak on these shapes. Here the right operand ``W`` is
+packed once (:func:`pack_nt`, :func:`pack_nn`) into panels of ``nr`` columns,
+``Wp[p, k, c] = W[k, p * nr + c]``, and :func:`mm_packed` runs a register
+tile of ``MR`` rows by ``nr`` columns over it: ``MR * NV`` vector accumulators
+stay in registers for the whole sum over ``k``, each step of which loads
+``NV`` vectors of the panel, broadcasts ``MR`` elements of the left operand
+and issues ``MR * NV`` fused multiply-adds.
+
+The tile is written in LLVM IR (:func:`_tile`, a numba intrinsic) because
+numba keeps array accumulators in memory and LLVM does not turn scalar loops
+into such a tile. Its vectors are as wide as the machine's registers
+(:data:`VECTOR_BYTES`: 64 with AVX-512, else 32), decided when this module is
+imported from the CPU numba compiles for.
+
+Every output element is one chain of fused multiply-adds over ``k`` in order
+(no reassociation), so a row's result does not depend on the other rows of
+the call: a batch cut in parts gives the same rows as the whole batch.
+Under ``NUMBA_DISABLE_JIT=1`` :func:`packs` is false and the products go to
+BLAS as before; :func:`mm_packed` then has a NumPy twin.
+"""
+
+import numpy as np
+from llvmlite import binding as ll
+from llvmlite import ir
+from numba import config, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ..._config import INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
+from .linalg import cview, mm_nn, mm_nn_add, mm_nt, mm_tn
+
+
+def _vector_bytes():
+    """Width of the vector registers numba compiles for: 64 (AVX-512), 32 (AVX) or 16."""
+    if config.CPU_FEATURES is not None:
+        features = {f[1:] for f in config.CPU_FEATURES.split(",") if f.startswith("+")}
+    else:
+        host = ll.get_host_cpu_features()
+        features = {name for name in host if host[name]}
+    if config.CPU_NAME not in (None, "host") and config.CPU_FEATURES is None:
+        return 16  # a named (portable) CPU without features: SSE only is safe
+    if "avx512f" in features:
+        return 64
+    if "avx" in features:
+        return 32
+    return 16
+
+
+#: bytes of one vector register of the target
+VECTOR_BYTES = _vector_bytes()
+#: vectors per panel row (the tile's width in registers)
+NV = 2
+#: rows of the register tile (``MR * NV`` accumulators, ``NV`` panel vectors and a broadcast: 15 of
+#: AVX2's 16 registers)
+MR = 6
+#: the widest panel, in elements (float32): workspace sizes are rounded up to it, which covers float64's
+PANEL_MAX = NV * VECTOR_BYTES // 4
+#: rows of the summed dimension packed at a time by :func:`mm_tn_w` (the weight gradients: ``A.T @ B``
+#: over every step of a window). Float32, one core, ``(1792, 512).T @ (1792, 128)``: chunks of 128, 256,
+#: 512 rows 2.74, 2.85, 2.54 ms (OpenBLAS 3.40); ``(3200, 2048).T @ (3200, 32)``: 4.62, 5.35, 4.55 ms
+#: (OpenBLAS 10.9)
+TN_CHUNK = 512
+
+
+@njit(inline="always", **INTERNAL)
+def panel_width(arr):
+    """Columns ``nr`` of a panel for ``arr``'s dtype (``NV`` vectors)."""
+    return NV * VECTOR_BYTES // arr.itemsize
+
+
+@njit(**JIT_OPTIONS)
+def packed_len(N, K):
+    """Elements of a packed (``K``, ``N``) operand, for either precision (columns rounded up to panels)."""
+    return -(-N // PANEL_MAX) * PANEL_MAX * K
+
+
+@njit(**JIT_OPTIONS)
+def pack_scratch(GH, H, IM):
+    """Elements of the packing scratch of a layer (``G*H`` gates, ``H`` units, inputs of at most ``IM``)."""
+    return max(packed_len(GH, H), packed_len(H, GH), packed_len(GH, IM), packed_len(IM, GH),
+               packed_len(max(H, IM), TN_CHUNK))
+
+
+@njit(**JIT_OPTIONS)
+def packs(M, N, K):
+    """Whether an ``M x K`` by ``K x N`` product runs on a packed operand (the one home of that rule).
+
+    With a full tile of rows, 8 terms per sum and at least
+    :data:`~rnnkit._config.PACK_MIN_WORK` multiply-adds.
+    """
+    return not config.DISABLE_JIT and M >= MR and K >= 8 and M * N * K >= PACK_MIN_WORK
+
+
+@intrinsic(prefer_literal=True)
+def _tile(typingctx, A, m0, Bp, p, out, o0, c0, mr, accumulate):
+    """``out[o0 + i, c0:c0 + nr] (+)= A[m0 + i, :] @ Bp[p]`` for ``i < mr`` (a literal), in registers."""
+    if not (isinstance(mr, types.IntegerLiteral) and isinstance(A, types.Array) and A.ndim == 2
+            and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.layout == "C"
+            and isinstance(out, types.Array) and out.ndim == 2 and out.layout == "C"
+            and A.dtype == Bp.dtype == out.dtype and isinstance(A.dtype, types.Float)):
+        return None
+    rows = mr.literal_value
+    dt = A.dtype
+    size = dt.bitwidth // 8
+    L = VECTOR_BYTES // size
+    sig = types.void(A, m0, Bp, p, out, o0, c0, mr, accumulate)
+
+    def codegen(context, builder, sig, args):
+        aA, am0, aBp, ap, aout, ao0, ac0, _, aacc = args
+        tA, tm0, tBp, tp, tout, to0, tc0, _, tacc = sig.args
+        a = context.make_array(tA)(context, builder, aA)
+        b = context.make_array(tBp)(context, builder, aBp)
+        o = context.make_array(tout)(context, builder, aout)
+        intp = context.get_value_type(types.intp)
+        fty = context.get_value_type(dt)
+        vty = ir.VectorType(fty, L)
+
+        def const(v):
+            return ir.Constant(intp, v)
+
+        def idx(val, ty):
+            return context.cast(builder, val, ty, types.intp)
+
+        isz = const(size)
+        sa_row, sa_col = (builder.sdiv(s, isz) for s in cgutils.unpack_tuple(builder, a.strides, 2))
+        K = cgutils.unpack_tuple(builder, a.shape, 2)[1]
+        N = cgutils.unpack_tuple(builder, o.shape, 2)[1]
+        nr = const(NV * L)
+        abase = builder.gep(a.data, [builder.mul(idx(am0, tm0), sa_row)])
+        arows = [builder.gep(abase, [builder.mul(const(i), sa_row)]) for i in range(rows)]
+        bbase = builder.gep(b.data, [builder.mul(builder.mul(idx(ap, tp), K), nr)])
+        obase = builder.gep(o.data, [builder.add(builder.mul(idx(ao0, to0), N), idx(ac0, tc0))])
+        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * L)
+        undef = ir.Constant(vty, ir.Undefined)
+        splat = ir.Constant(ir.VectorType(ir.IntType(32), L), [0] * L)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+                                             f"llvm.fma.v{L}f{dt.bitwidth}")
+        entry = builder.basic_block
+        loop = builder.append_basic_block("tile_k")
+        done = builder.append_basic_block("tile_done")
+        builder.cbranch(builder.icmp_signed(">", K, const(0)), loop, done)
+        builder.position_at_end(loop)
+        k = builder.phi(intp)
+        k.add_incoming(const(0), entry)
+        acc = [[builder.phi(vty) for _ in range(NV)] for _ in range(rows)]
+        for row in acc:
+            for phi in row:
+                phi.add_incoming(zero, entry)
+        bk = builder.gep(bbase, [builder.mul(k, nr)])
+        bv = [builder.load(builder.bitcast(builder.gep(bk, [const(v * L)]), vty.as_pointer()), align=size)
+              for v in range(NV)]
+        koff = builder.mul(k, sa_col)
+        new = []
+        for i in range(rows):
+            s = builder.load(builder.gep(arows[i], [koff]))
+            sv = builder.shuffle_vector(builder.insert_element(undef, s, ir.Constant(ir.IntType(32), 0)),
+                                        undef, splat)
+            new.append([builder.call(fma, [sv, bv[v], acc[i][v]]) for v in range(NV)])
+        k1 = builder.add(k, const(1))
+        tail = builder.basic_block
+        k.add_incoming(k1, tail)
+        for i in range(rows):
+            for v in range(NV):
+                acc[i][v].add_incoming(new[i][v], tail)
+        builder.cbranch(builder.icmp_signed("<", k1, K), loop, done)
+        builder.position_at_end(done)
+        final = [[builder.phi(vty) for _ in range(NV)] for _ in range(rows)]  # phis first in the block
+        for i in range(rows):
+            for v in range(NV):
+                final[i][v].add_incoming(zero, entry)
+                final[i][v].add_incoming(new[i][v], tail)
+        add = context.cast(builder, aacc, tacc, types.boolean)
+        if add.type != ir.IntType(1):
+            add = builder.trunc(add, ir.IntType(1))
+        for i in range(rows):
+            orow = builder.gep(obase, [builder.mul(const(i), N)])
+            for v in range(NV):
+                res = final[i][v]
+                ptr = builder.bitcast(builder.gep(orow, [const(v * L)]), vty.as_pointer())
+                old = builder.load(ptr, align=size)
+                builder.store(builder.select(add, builder.fadd(old, res), res), ptr, align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**INTERNAL)
+def _pack(W, buf, transposed):
+    nr = panel_width(W)
+    K, N = (W.shape[1], W.shape[0]) if transposed else W.shape
+    P = -(-N // nr)
+    Wp = cview(buf[:P * K * nr], (P, K, nr))
+    zero = W.dtype.type(0)
+    for p in range(P):
+        n0 = p * nr
+        w = min(nr, N - n0)
+        if transposed:
+            for c in range(w):
+                for k in range(K):
+                    Wp[p, k, c] = W[n0 + c, k]
+        else:
+            for k in range(K):
+                for c in range(w):
+                    Wp[p, k, c] = W[k, n0 + c]
+        for k in range(K):
+            for c in range(w, nr):
+                Wp[p, k, c] = zero
+    return Wp
+
+
+@njit(**JIT_OPTIONS)
+def pack_nt(W, buf):
+    """``W`` (N, K) packed for ``A @ W.T`` into ``buf`` (:func:`packed_len` ``(N, K)``); the panels."""
+    return _pack(W, buf, True)
+
+
+@njit(**JIT_OPTIONS)
+def pack_nn(W, buf):
+    """``W`` (K, N) packed for ``A @ W`` into ``buf`` (:func:`packed_len` ``(N, K)``); the panels."""
+    return _pack(W, buf, False)
+
+
+@njit(inline="always", **INTERNAL)
+def _rows(A, m0, Wp, p, out, o0, c0, rem, accumulate):
+    # the last ``rem`` (< MR) rows: one literal tile height per case
+    if rem == 1:
+        _tile(A, m0, Wp, p, out, o0, c0, 1, accumulate)
+    elif rem == 2:
+        _tile(A, m0, Wp, p, out, o0, c0, 2, accumulate)
+    elif rem == 3:
+        _tile(A, m0, Wp, p, out, o0, c0, 3, accumulate)
+    elif rem == 4:
+        _tile(A, m0, Wp, p, out, o0, c0, 4, accumulate)
+    elif rem == 5:
+        _tile(A, m0, Wp, p, out, o0, c0, 5, accumulate)
+
+
+@njit(**JIT_OPTIONS)
+def _mm_packed(A, Wp, out, accumulate):
+    M = A.shape[0]
+    N = out.shape[1]
+    P, K, nr = Wp.shape
+    if M == 0:
+        return
+    if K != A.shape[1] or out.shape[0] != M or P * nr < N or P * nr >= N + nr:
+        raise ValueError("mm_packed: shapes do not match")
+    Mf = M - M % MR
+    full = N // nr
+    for p in range(full):
+        for m0 in range(0, Mf, MR):
+            _tile(A, m0, Wp, p, out, m0, p * nr, MR, accumulate)
+        _rows(A, Mf, Wp, p, out, Mf, p * nr, M - Mf, accumulate)
+    if full < P:  # a last, partial panel: through a tile-sized buffer
+        n0 = full * nr
+        w = N - n0
+        buf = np.empty((MR, nr), out.dtype)
+        for m0 in range(0, M, MR):
+            r = min(MR, M - m0)
+            if r == MR:
+                _tile(A, m0, Wp, full, buf, 0, 0, MR, False)
+            else:
+                _rows(A, m0, Wp, full, buf, 0, 0, r, False)
+            for i in range(r):
+                for c in range(w):
+                    if accumulate:
+                        out[m0 + i, n0 + c] += buf[i, c]
+                    else:
+                        out[m0 + i, n0 + c] = buf[i, c]
+
+
+def _mm_packed_py(A, Wp, out, accumulate):
+    """NumPy twin of :func:`mm_packed` (``NUMBA_DISABLE_JIT=1``)."""
+    P, K, nr = Wp.shape
+    N = out.shape[1]
+    if K != A.shape[1] or out.shape[0] != A.shape[0] or P * nr < N or P * nr >= N + nr:
+        raise ValueError("mm_packed: shapes do not match")
+    W = Wp.transpose(1, 0, 2).reshape(K, P * nr)[:, :N]
+    if accumulate:
+        out += A @ W
+    else:
+        out[...] = A @ W
+
+
+#: ``out (+)= A @ W`` for ``A`` (M, K) (any strides), ``W`` packed by :func:`pack_nt` / :func:`pack_nn`
+#: and ``out`` (M, N) C-contiguous
+mm_packed = _mm_packed_py if config.DISABLE_JIT else _mm_packed
+
+
+@njit(**INTERNAL)
+def pack_for(W, M, transposed, buf):
+    """``W`` packed for ``M``-row products (``A @ W.T`` when ``transposed``, else ``A @ W``) into ``buf``.
+
+    An empty (0, 0, 1) view when the product does not run packed (:func:`packs`):
+    :func:`mm_w` then calls the unpacked product.
+    """
+    N, K = W.shape if transposed else (W.shape[1], W.shape[0])
+    if packs(M, N, K):
+        return _pack(W, buf, transposed)
+    return cview(buf[:0], (0, 0, 1))
+
+
+@njit(**INTERNAL)
+def mm_w(A, W, Wp, transposed, out, accumulate, buf):
+    """``out (+)= A @ W.T`` (``transposed``) or ``A @ W`` on ``Wp`` from :func:`pack_for`, else unpacked.
+
+    ``buf`` is the scratch of :func:`~rnnkit.backends.cpu.linalg.mm_nn_add` (an
+    unpacked accumulating ``A @ W``).
+    """
+    if Wp.shape[0] > 0:
+        mm_packed(A, Wp, out, accumulate)
+    elif transposed:
+        mm_nt(A, W, out, accumulate)
+    elif accumulate:
+        mm_nn_add(A, W, out, buf)
+    else:
+        mm_nn(A, W, out, False)
+
+
+@njit(**JIT_OPTIONS)
+def mm_tn_w(A, B, out, buf):
+    """``out = A.T @ B`` for ``A`` (M, Ka), ``B`` (M, N): packed in chunks of :data:`TN_CHUNK` rows of ``B``.
+
+    ``buf`` holds :func:`packed_len` ``(N, TN_CHUNK)`` elements. Unpacked
+    (:func:`~rnnkit.backends.cpu.linalg.mm_tn`) when the product does not pack.
+    """
+    M = A.shape[0]
+    if not packs(A.shape[1], B.shape[1], min(M, TN_CHUNK)):
+        mm_tn(A, B, out, False)
+        return
+    for m0 in range(0, M, TN_CHUNK):
+        m1 = min(M, m0 + TN_CHUNK)
+        mm_packed(A[m0:m1].T, _pack(B[m0:m1], buf, False), out, m0 > 0)

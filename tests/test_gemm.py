@@ -1,0 +1,123 @@
+"""The products on a packed right operand (:mod:`rnnkit.backends.cpu.gemm`) and the models that use them."""
+
+import naive
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_kernels import compare, make_problem
+
+from rnnkit.backends.cpu.gemm import TN_CHUNK, mm_packed, mm_tn_w, pack_nn, pack_nt, packed_len, packs
+from rnnkit.network import Network
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+def _check(out, ref, dtype):
+    scale = max(np.abs(ref).max(initial=0.0), 1.0)
+    np.testing.assert_allclose(out, ref, rtol=TOL[dtype], atol=TOL[dtype] * scale)
+
+
+@settings(max_examples=60)
+@given(M=st.integers(1, 40), K=st.integers(1, 40), N=st.integers(1, 90),
+       dtype=st.sampled_from([np.float32, np.float64]),
+       transposed=st.booleans(), accumulate=st.booleans(), fortran=st.booleans(),
+       seed=st.integers(0, 2**31 - 1))
+def test_packed_product_matches_numpy(M, K, N, dtype, transposed, accumulate, fortran, seed):
+    """Every tile height (M mod 6), partial panels (N not a multiple of a panel), a left operand with
+    any strides, and accumulation; the scratch's stale values never leak."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((M, K)).astype(dtype)
+    if fortran:
+        A = np.asfortranarray(A)
+    W = rng.standard_normal((N, K) if transposed else (K, N)).astype(dtype)
+    buf = np.full(packed_len(N, K) + 5, np.nan, dtype)
+    Wp = (pack_nt if transposed else pack_nn)(W, buf)
+    start = rng.standard_normal((M, N)).astype(dtype)
+    out = start.copy()
+    mm_packed(A, Wp, out, accumulate)
+    ref = A.astype(float) @ (W.T if transposed else W).astype(float) + (start if accumulate else 0)
+    _check(out, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M", [7, TN_CHUNK, TN_CHUNK + 13])  # one chunk, exactly one, a partial second
+def test_weight_gradient_product_matches_numpy(dtype, M):
+    rng = np.random.default_rng(M)
+    A = rng.standard_normal((M, 40)).astype(dtype)
+    B = rng.standard_normal((M, 70)).astype(dtype)
+    out = np.full((40, 70), np.nan, dtype)
+    mm_tn_w(A, B, out, np.full(packed_len(70, TN_CHUNK), np.nan, dtype))
+    _check(out, A.T.astype(float) @ B.astype(float), dtype)
+
+
+def test_mismatched_shapes_raise():
+    W = np.ones((4, 64), np.float32)
+    Wp = pack_nn(W, np.empty(packed_len(64, 4), np.float32))
+    with pytest.raises(ValueError, match="shapes"):
+        mm_packed(np.ones((6, 5), np.float32), Wp, np.empty((6, 64), np.float32), False)
+
+
+#: (cell, H) whose per-step products (8 rows) and input projections (8 x 6 rows of 16 inputs) run packed
+PACKED_MODELS = [("rnn", 96), ("lstm", 48), ("gru", 56)]
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("cell,H", PACKED_MODELS)
+def test_the_models_below_run_packed(cell, H):
+    """The shapes of the tests below reach the packed products (else they would test BLAS again)."""
+    GH = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
+    assert packs(8, GH, H) and packs(8, H, GH)  # per step, forward and backward
+    assert packs(8 * 6, GH, 16) and packs(8 * 6, 16, GH)  # the input projection and its gradient
+    assert packs(GH, 16, 8 * 6) and packs(GH, H, 8 * 6)  # the weight gradients
+    assert not packs(5, GH, H)  # fewer rows than a tile
+
+
+@pytest.mark.parametrize("cell,H", PACKED_MODELS)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_packed_models_match_naive(cell, H, dtype, rtol):
+    """Forward, backward (every gradient, the inputs' and the initial state's) and prediction of models
+    whose products run packed, against the NumPy reference; masked rows included."""
+    rng = np.random.default_rng(H)
+    prob = make_problem(rng, cell, "tanh", True, "cross_entropy", "sequence", N=8, T=6, I=16, H=H, K=3,
+                        lengths=[6, 6, 2, 6, 5, 6, 1, 6])
+    compare(*prob, dtype=dtype, rtol=rtol)
+
+
+def test_weight_gradients_over_several_chunks_match_naive():
+    """A window of more than ``TN_CHUNK`` rows (steps x batch): the weight gradients sum chunk by chunk."""
+    rng = np.random.default_rng(3)
+    T = TN_CHUNK // 8 + 9
+    prob = make_problem(rng, "lstm", "tanh", True, "squared_error", "last", N=8, T=T, I=16, H=48, K=2,
+                        lengths=[T, T - 3, T, 4, T, T, T - 40, T])
+    compare(*prob, dtype=np.float64, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_packed_stacked_bidirectional_gradient_is_the_derivative(cell):
+    """Two bidirectional layers whose products run packed (the second layer's input gradient, the
+    reversed direction): the loss against the reference, and the gradient against central
+    differences of the loss along random directions."""
+    rng = np.random.default_rng(9)
+    H = 48
+    net = Network(cell, 16, H, 3, num_layers=2, bidirectional=True, loss="cross_entropy", output="sequence")
+    theta = net.init_params(1) * 2.0
+    N, T = 8, 6
+    X = rng.normal(size=(N, T, 16))
+    lengths = np.array([6, 3, 6, 6, 1, 6, 4, 6])
+    Y = rng.integers(0, 3, size=(N, T))
+    h0 = rng.normal(size=(net.n_states, N, H)) * 0.5
+    c0 = rng.normal(size=(net.n_states, N, H)) * 0.5
+    loss, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
+    rloss = naive.network_loss(net, net.coefs(theta), X, lengths, Y, h0, c0, None)[0]
+    np.testing.assert_allclose(loss, rloss, rtol=1e-10)
+    eps = 1e-6
+    for _ in range(3):
+        v = rng.normal(size=theta.shape)
+        up = net.loss_and_grad(theta + eps * v, X, lengths, Y, h0, c0)[0]
+        down = net.loss_and_grad(theta - eps * v, X, lengths, Y, h0, c0)[0]
+        np.testing.assert_allclose(out["grad"] @ v, (up - down) / (2 * eps), rtol=1e-6)
+        vx = rng.normal(size=X.shape)
+        up = net.loss_and_grad(theta, X + eps * vx, lengths, Y, h0, c0)[0]
+        down = net.loss_and_grad(theta, X - eps * vx, lengths, Y, h0, c0)[0]
+        np.testing.assert_allclose(np.sum(out["dX"] * vx), (up - down) / (2 * eps), rtol=1e-6)
