@@ -11,8 +11,10 @@ samples into categories::
 
 Categories: ``BLAS`` (OpenBLAS), ``cells`` (each cell's forward and backward
 kernels: gate loops), ``loss`` (the built-in losses), ``optimizer``,
-``small products`` (rnnkit's compiled loops for products below the BLAS
-threshold, column sums), ``stack`` (the rest of the compiled window:
+``packed products`` (the register tiles on packed weights and
+their packing, :mod:`rnnkit.backends.cpu.gemm`), ``small products``
+(rnnkit's compiled loops for products below the BLAS threshold, column
+sums), ``stack`` (the rest of the compiled window:
 projections' bias, copies, views and their reference counting), ``libm``,
 ``Python`` (the interpreter, numpy, and everything around the compiled calls,
 start-up included: run enough repeats that it does not dominate) and ``other``.
@@ -34,6 +36,7 @@ CATEGORIES = [
     ("cells", ("cpu5cells",)),
     ("loss", ("cpu5heads", "cpu3ctc")),
     ("optimizer", ("cpu5optim",)),
+    ("packed products", ("cpu4gemm",)),
     ("small products", ("cpu6linalg",)),
     ("stack", ("cpu5stack", "cpu5loops", "cpu9workspace", "NRT_")),
     ("libm", ("libm.so",)),

@@ -58,6 +58,12 @@ SPLIT_MIN_WORK = 4096
 #: 456 against 564 ms; LSTM-256 batch 64: 147 against 185 ms; LSTM-128 batch
 #: 64: 175 against 213 ms; LSTM-512 batch 128: 915 against 965 ms; LSTM-128
 #: and GRU-128 batch 128: 317 against 317 ms, 289 against 279 ms (parts kept).
+#: Since the products run on weights packed once per window
+#: (:data:`PACK_MIN_WORK`), a part no longer packs the weights at every step:
+#: a batch whose parts' products run packed is always cut (LSTM-512 batch 64,
+#: ``bench_core.py``'s ``lstm512_fit``: 371-398 ms cut in 2 parts against
+#: 695-731 ms whole with packed single-threaded products and 450-535 ms whole
+#: on OpenBLAS's 2 threads before packing).
 BLAS_THREADS_MIN_WORK = 65536 * 4
 SPLIT_MIN_ROWS = 64
 SPLIT_MAX_WEIGHTS = 1 << 18

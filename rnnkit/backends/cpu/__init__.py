@@ -14,6 +14,7 @@ from ...slots import CFG_LOSS, N_WS, WS_DLOGITS, WS_LOGITS
 from .. import Backend
 from . import loops
 from .cells import CellCode
+from .gemm import packs
 from .linalg import uses_blas
 from .threads import blas_threads, run_parts
 from .workspace import ws_size
@@ -42,13 +43,19 @@ class CpuBackend(Backend):
         """Whether BLAS can thread ``batch`` rows' recurrent product (``BLAS_THREADS_MIN_WORK``)."""
         return batch * cls._weights(net) >= _config.BLAS_THREADS_MIN_WORK
 
+    @staticmethod
+    def _packs(net, rows):
+        """Whether the per-step recurrent products of ``rows`` rows run on packed weights (:mod:`.gemm`)."""
+        return bool(packs(rows, net.spec.n_gates * net.hidden_size, net.hidden_size))
+
     @classmethod
     def _wide(cls, net, batch, S):
         """Whether ``batch`` rows' recurrent product is better left whole to BLAS's threads than cut in ``S``.
 
-        The rule and its measurements: :data:`rnnkit._config.BLAS_THREADS_MIN_WORK`.
+        Never when the parts' products run packed. The rule and its
+        measurements: :data:`rnnkit._config.BLAS_THREADS_MIN_WORK`.
         """
-        return cls._threadable(net, batch) and (
+        return cls._threadable(net, batch) and not cls._packs(net, batch // S) and (
             batch // S < _config.SPLIT_MIN_ROWS or cls._weights(net) > _config.SPLIT_MAX_WEIGHTS)
 
     def parts(self, net, batch):

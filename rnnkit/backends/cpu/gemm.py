@@ -30,7 +30,7 @@ from llvmlite import binding as ll
 from llvmlite import ir
 from numba import config, njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ..._config import INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
 from .linalg import cview, mm_nn, mm_nn_add, mm_nt, mm_tn
@@ -68,10 +68,19 @@ PANEL_MAX = NV * VECTOR_BYTES // 4
 TN_CHUNK = 512
 
 
-@njit(inline="always", **INTERNAL)
 def panel_width(arr):
-    """Columns ``nr`` of a panel for ``arr``'s dtype (``NV`` vectors)."""
+    """Columns ``nr`` of a panel for ``arr``'s dtype (``NV`` vectors); a compile-time constant in kernels."""
     return NV * VECTOR_BYTES // arr.itemsize
+
+
+@overload(panel_width, inline="always")
+def _ov_panel_width(arr):
+    nr = NV * VECTOR_BYTES // (arr.dtype.bitwidth // 8)
+
+    def impl(arr):
+        return nr
+
+    return impl
 
 
 @njit(**JIT_OPTIONS)
@@ -192,26 +201,40 @@ def _tile(typingctx, A, m0, Bp, p, out, o0, c0, mr, accumulate):
 
 @njit(**INTERNAL)
 def _pack(W, buf, transposed):
+    # flat writes into ``buf``: through the 3-d view the copies did not vectorise (2x slower)
     nr = panel_width(W)
     K, N = (W.shape[1], W.shape[0]) if transposed else W.shape
     P = -(-N // nr)
-    Wp = cview(buf[:P * K * nr], (P, K, nr))
+    full = N // nr
     zero = W.dtype.type(0)
-    for p in range(P):
-        n0 = p * nr
-        w = min(nr, N - n0)
-        if transposed:
-            for c in range(w):
-                for k in range(K):
-                    Wp[p, k, c] = W[n0 + c, k]
-        else:
+    if transposed and K <= 256:  # a transpose: strided reads (a panel's rows stay in L1), contiguous writes
+        for p in range(full):
             for k in range(K):
-                for c in range(w):
-                    Wp[p, k, c] = W[k, n0 + c]
+                d = (p * K + k) * nr
+                for c in range(nr):
+                    buf[d + c] = W[p * nr + c, k]
+    elif transposed:  # long rows: read row by row (strided reads of them conflict in the cache: 4x slower)
+        for p in range(full):
+            for c in range(nr):
+                for k in range(K):
+                    buf[(p * K + k) * nr + c] = W[p * nr + c, k]
+    else:  # row by row, whole panels: copies of a constant length
         for k in range(K):
-            for c in range(w, nr):
-                Wp[p, k, c] = zero
-    return Wp
+            for p in range(full):
+                d = (p * K + k) * nr
+                n0 = p * nr
+                for c in range(nr):
+                    buf[d + c] = W[k, n0 + c]
+    if full < P:  # the last panel's columns, zero past N
+        n0 = full * nr
+        for k in range(K):
+            d = (full * K + k) * nr
+            for c in range(nr):
+                if n0 + c < N:
+                    buf[d + c] = W[n0 + c, k] if transposed else W[k, n0 + c]
+                else:
+                    buf[d + c] = zero
+    return cview(buf[:P * K * nr], (P, K, nr))
 
 
 @njit(**JIT_OPTIONS)
@@ -252,10 +275,17 @@ def _mm_packed(A, Wp, out, accumulate):
         raise ValueError("mm_packed: shapes do not match")
     Mf = M - M % MR
     full = N // nr
-    for p in range(full):
+    if A.strides[1] == A.itemsize:  # contiguous rows: panel by panel (a panel stays in L1 across the rows)
+        for p in range(full):
+            for m0 in range(0, Mf, MR):
+                _tile(A, m0, Wp, p, out, m0, p * nr, MR, accumulate)
+            _rows(A, Mf, Wp, p, out, Mf, p * nr, M - Mf, accumulate)
+    else:  # a transposed operand: each tile's rows (one cache line per term) are read for every panel
         for m0 in range(0, Mf, MR):
-            _tile(A, m0, Wp, p, out, m0, p * nr, MR, accumulate)
-        _rows(A, Mf, Wp, p, out, Mf, p * nr, M - Mf, accumulate)
+            for p in range(full):
+                _tile(A, m0, Wp, p, out, m0, p * nr, MR, accumulate)
+        for p in range(full):
+            _rows(A, Mf, Wp, p, out, Mf, p * nr, M - Mf, accumulate)
     if full < P:  # a last, partial panel: through a tile-sized buffer
         n0 = full * nr
         w = N - n0
