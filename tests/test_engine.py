@@ -139,7 +139,7 @@ print(get_config()["n_threads"], hashlib.sha256(clf._theta.tobytes()).hexdigest(
 
 
 @pytest.mark.compiled
-@pytest.mark.parametrize("case", [("gru", 24, 48, 2), ("lstm", 64, 64, 1)], ids=["split", "wide"])
+@pytest.mark.parametrize("case", [("gru", 24, 48, 2), ("lstm", 128, 8, 1)], ids=["split", "wide"])
 def test_split_batches_give_identical_weights_whatever_the_thread_count(case):
     """coefs_ are bit-identical with NUMBA_NUM_THREADS 1, 2 and 4: a batch-split model (parts on threads)
     and a wide one (kept whole, BLAS threads, see ``BLAS_THREADS_MIN_WORK``)."""
@@ -205,17 +205,30 @@ def test_thread_count_and_parts_settings():
         rnnkit.set_config(train_parts=0)
     with pytest.raises(ValueError, match="blas_threads"):
         rnnkit.set_config(blas_threads="many")
-    # a wide product: kept whole with BLAS's threads under "auto", cut in parts when BLAS has one thread
-    wide = Network("lstm", 2, 64, 2)
+    # a wide product (parts too small to pack, see the next test): kept whole with BLAS's threads under
+    # "auto", cut in parts when BLAS has one thread
+    wide = Network("lstm", 2, 128, 2)
     cpu = get_backend("cpu")
     with config_context(n_threads=2):
         assert get_config()["blas_threads"] == "auto"
-        assert cpu.parts(wide, 64) == 1 and cpu._blas_limit(wide, 64, 1) == 2
+        assert cpu.parts(wide, 8) == 1 and cpu._blas_limit(wide, 8, 1) == 2
         assert cpu.parts(wide, 256) == 2 and cpu._blas_limit(wide, 256, 2) == 1
         assert cpu._blas_limit(wide, 256, 1) == 2  # a whole batch (prediction, dropout): BLAS's threads
         assert cpu._blas_limit(Network("lstm", 2, 8, 2), 64, 1) == 1  # too small for BLAS to thread
         with config_context(blas_threads=1):
-            assert cpu.parts(wide, 64) == 2 and cpu._blas_limit(wide, 64, 2) == 1
+            assert cpu.parts(wide, 8) == 2 and cpu._blas_limit(wide, 8, 2) == 1
+
+
+@pytest.mark.compiled
+def test_batches_whose_parts_run_packed_are_split():
+    """Parts whose per-step products run on packed weights (:mod:`rnnkit.backends.cpu.gemm`) do not pack
+    the weights at every step: such a batch is cut even where its whole product is wide."""
+    cpu = get_backend("cpu")
+    with config_context(n_threads=2):
+        for net, batch in ((Network("lstm", 32, 512, 10), 64), (Network("lstm", 2, 64, 2), 64)):
+            assert cpu._packs(net, batch // 2)
+            assert cpu.parts(net, batch) == 2 and cpu._blas_limit(net, batch, 2) == 1
+        assert not cpu._packs(Network("lstm", 2, 128, 2), 4)  # fewer rows than a tile
 
 
 def test_settings_are_per_thread():
