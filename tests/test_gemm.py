@@ -121,3 +121,29 @@ def test_packed_stacked_bidirectional_gradient_is_the_derivative(cell):
         up = net.loss_and_grad(theta, X + eps * vx, lengths, Y, h0, c0)[0]
         down = net.loss_and_grad(theta, X - eps * vx, lengths, Y, h0, c0)[0]
         np.testing.assert_allclose(np.sum(out["dX"] * vx), (up - down) / (2 * eps), rtol=1e-6)
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("cell,bidirectional", [("lstm", False), ("gru", True)])
+def test_prediction_cut_in_parts_equals_the_whole(cell, bidirectional):
+    """A prediction chunk whose parts' products run packed is cut in parts on threads: the same outputs,
+    final states and per-step states as the whole chunk, bit for bit, over several chunks."""
+    from rnnkit import config_context
+    from rnnkit.backends import get_backend
+
+    rng = np.random.default_rng(4)
+    net = Network(cell, 16, 48, 3, output="sequence", bidirectional=bidirectional)
+    theta = net.init_params(2)
+    N = 45
+    X = rng.normal(size=(N, 6, 16))
+    lengths = rng.integers(1, 7, size=N)
+    h0 = rng.normal(size=(net.n_states, N, 48))
+    c0 = rng.normal(size=(net.n_states, N, 48))
+    with config_context(n_threads=2):
+        assert get_backend("cpu").predict_parts(net, 20) == 2
+        cut = net.predict(theta, X, lengths, h0, c0, chunk=20, hidden_states=True)
+    with config_context(train_parts=1):
+        assert get_backend("cpu").predict_parts(net, 20) == 1
+        whole = net.predict(theta, X, lengths, h0, c0, chunk=20, hidden_states=True)
+    for key in ("out", "hT", "cT", "hseq"):
+        np.testing.assert_array_equal(cut[key], whole[key], err_msg=key)

@@ -77,6 +77,19 @@ class CpuBackend(Backend):
             return S
         return 1
 
+    def predict_parts(self, net, chunk):
+        """Parts a prediction chunk of ``chunk`` rows is cut into: ``train_parts`` when the parts' products
+        run packed (:meth:`_packs`) and BLAS is left one thread, else 1 (BLAS's threads).
+
+        Rows are computed independently of each other, so the outputs do not
+        depend on the cut.
+        """
+        cfg = _config.get_config()
+        S = cfg["train_parts"]
+        if S > 1 and cfg["blas_threads"] in (1, "auto") and self._packs(net, chunk // S):
+            return S
+        return 1
+
     def _blas_limit(self, net, batch, S):
         """BLAS threads while a compiled call on ``batch`` rows cut in ``S`` parts runs (None: BLAS's own).
 
@@ -259,25 +272,31 @@ class CpuBackend(Backend):
         hseq = np.zeros((N, T, net.num_directions * H) if hidden_states else (0, 1, 1), dt)
         B = max(min(chunk, N), 1)
         Tm = max(T, 1)
-        sc = self._scratch(net, 1, Tm, B, 1, 1, dt, False)
+        S = self.predict_parts(net, B)
+        sc = self._scratch(net, S, Tm, -(-B // S), 1, 1, dt, False)
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
-        with blas_threads(self._blas_limit(net, B, 1)):
+        with blas_threads(self._blas_limit(net, B, S)):
             for start in range(0, N, chunk):
                 stop = min(start + chunk, N)
                 Bc = stop - start
                 lens = np.ascontiguousarray(lengths[start:stop])
                 Tc = max(int(lens.max()), 1)
                 loops.set_offsets(sc, cfg, Tc, Bc, False)
-                n = LD * Bc * H
-                sc.hcar[0, :n] = h0[:, start:stop].reshape(-1)
-                sc.ccar[0, :n] = c0[:, start:stop].reshape(-1)
-                loops.window_part(code, 0, 1, theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop),
-                                  lens, 0, Tc, sc, theta[:0], dX, False, False, out, hseq)
-                hT[:, start:stop] = sc.hcar[0, :n].reshape(LD, Bc, H)
-                if net.has_cell_state:
-                    cT[:, start:stop] = sc.ccar[0, :n].reshape(LD, Bc, H)
+                rows = [loops.part_rows(p, S, Bc) for p in range(S)]  # (first row, rows) of each part
+                for p, (b0, Bp) in enumerate(rows):
+                    n = LD * Bp * H
+                    sc.hcar[p, :n] = h0[:, start + b0:start + b0 + Bp].reshape(-1)
+                    sc.ccar[p, :n] = c0[:, start + b0:start + b0 + Bp].reshape(-1)
+                args = (theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop), lens, 0, Tc, sc,
+                        theta[:0], dX, False, False, out, hseq)
+                run_parts(lambda p, a=args: loops.window_part(code, p, S, *a), S)
+                for p, (b0, Bp) in enumerate(rows):
+                    n = LD * Bp * H
+                    hT[:, start + b0:start + b0 + Bp] = sc.hcar[p, :n].reshape(LD, Bp, H)
+                    if net.has_cell_state:
+                        cT[:, start + b0:start + b0 + Bp] = sc.ccar[p, :n].reshape(LD, Bp, H)
         res = {"out": out if net.output == "sequence" else out[:, 0], "hT": hT, "cT": cT}
         if hidden_states:
             res["hseq"] = hseq

@@ -53,7 +53,7 @@ from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 Scratch = namedtuple("Scratch", "offs ws ws_len Xw Yw lw hcar ccar dh0 dc0 dXw")
 
 
-@njit(**INTERNAL)
+@njit(**JIT_OPTIONS)
 def part_rows(p, S, B):
     """First row and number of rows of part ``p`` of ``S`` of a batch of ``B`` rows."""
     q, r = B // S, B % S
