@@ -14,7 +14,10 @@ machine at hand. OpenBLAS packs both operands at every call; which one is
 the large one changes what the packing costs (``perf``: a quarter of
 OpenBLAS's samples are packing routines in the LSTM-128 fit). The ``+T``
 columns compute the batch-minor product inside today's layout, between
-explicit transposes (timed with them). A last line
+explicit transposes (timed with them). The ``packed`` columns are what rnnkit
+runs since: its own kernel on the weights packed once
+(:mod:`rnnkit.backends.cpu.gemm`; the packing, once per window, is not
+timed). A last line
 times the rule stream's tiny per-step product (200 x 6 by 6 x 6) through BLAS
 and as compiled loops over rows and over the batch.
 
@@ -32,6 +35,8 @@ import numpy as np
 from numba import njit
 from threadpoolctl import threadpool_limits
 
+from rnnkit.backends.cpu.gemm import mm_packed, pack_nn, pack_nt, packed_len
+
 #: (name, B rows of a part, H, gates): the per-step products of bench_core's models
 SHAPES = [
     ("LSTM-128, part of 64 rows", 64, 128, 4),
@@ -46,6 +51,13 @@ def _dots(a, b, out, n):
     # ``n`` products ``a @ b`` into ``out``; a transposed view passed in is seen by BLAS as transposed
     for _ in range(n):
         np.dot(a, b, out)
+
+
+@njit  # not cached: it inlines rnnkit's kernel, which a cache keyed on this file would not see change
+def _packed(a, wp, out, n):
+    # ``n`` products ``a @ W`` on the packed ``wp`` into ``out``
+    for _ in range(n):
+        mm_packed(a, wp, out, False)
 
 
 @njit(cache=True)
@@ -175,7 +187,8 @@ def measure(B, H, G, repeats, seed=0):
     -------
     dict
         ``{"forward rows", "forward units", "forward via transposes", "backward rows",
-        "backward units", "backward units, W.T copied", "backward via transposes"}`` ->
+        "backward units", "backward units, W.T copied", "backward via transposes",
+        "forward packed", "backward packed"}`` ->
         GFLOP/s. "W.T copied": ``W_hh.T`` stored contiguous, as a window could copy it
         once for all its steps; "via transposes": the batch-minor product between
         explicit transposes of the batch-major operand and result (what a cell of
@@ -200,6 +213,8 @@ def measure(B, H, G, repeats, seed=0):
         "backward units, W.T copied": (_dots, (WT, dGT, np.empty((H, B), f32))),
         "backward via transposes": (_dots_through_transposes, (WT, dG, state(), np.empty((G * H, B), f32),
                                                                np.empty((H, B), f32))),
+        "forward packed": (_packed, (h, pack_nt(W, np.empty(packed_len(G * H, H), f32)), gates())),
+        "backward packed": (_packed, (dG, pack_nn(W, np.empty(packed_len(H, G * H), f32)), state())),
     }
     with threadpool_limits(1, user_api="blas"):
         return {name: flops / best_seconds(fn, args, repeats) / 1e9 for name, (fn, args) in cases.items()}
@@ -212,9 +227,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print("float32, one BLAS thread; GFLOP/s (fastest of 7 rounds)")
     columns = [("forward rows", "fwd h@W.T"), ("forward units", "fwd W@hT"),
-               ("forward via transposes", "fwd +T"),
+               ("forward via transposes", "fwd +T"), ("forward packed", "fwd packed"),
                ("backward rows", "bwd dG@W"), ("backward units", "bwd W.T@dGT"),
-               ("backward units, W.T copied", "bwd WT@dGT"), ("backward via transposes", "bwd +T")]
+               ("backward units, W.T copied", "bwd WT@dGT"), ("backward via transposes", "bwd +T"),
+               ("backward packed", "bwd packed")]
     print(f"{'shape':30s}" + "".join(f" {head:>11s}" for _, head in columns))
     for name, B, H, G in SHAPES:
         r = measure(B, H, G, args.repeats)

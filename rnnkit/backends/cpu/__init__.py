@@ -1,6 +1,7 @@
 """The CPU backend: numba ``@njit`` kernels, BLAS for large products, Python threads for batch splits.
 
-Modules: :mod:`~.linalg` (products, views), :mod:`~.numeric` (tanh, sigmoid,
+Modules: :mod:`~.linalg` (products, views), :mod:`~.gemm` (products on packed
+weights), :mod:`~.numeric` (tanh, sigmoid,
 layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
 :mod:`~.stack` (layers x directions), :mod:`~.heads` (built-in losses),
 :mod:`~.optim` (updates), :mod:`~.loops` (compiled loops and entry points),

@@ -12,7 +12,7 @@ stay in registers for the whole sum over ``k``, each step of which loads
 ``NV`` vectors of the panel, broadcasts ``MR`` elements of the left operand
 and issues ``MR * NV`` fused multiply-adds.
 
-The tile is written in LLVM IR (:func:`_tile`, a numba intrinsic) because
+The tile is written in LLVM IR (``_tile``, a numba intrinsic) because
 numba keeps array accumulators in memory and LLVM does not turn scalar loops
 into such a tile. Its vectors are as wide as the machine's registers
 (:data:`VECTOR_BYTES`: 64 with AVX-512, else 32), decided when this module is

@@ -21,8 +21,12 @@ Conventions shared by every cell's kernels:
   (``dpre_ih``, ``dpre_hh``, (T, B, G*H), zero at masked steps) and of the
   initial state, from the gradients ``dhs`` (T, B, H) of every step's output
   and ``dh_last``/``dc_last`` of the final state;
-* ``tmp`` (at least B*G*H + B*H) is scratch: kernels allocate nothing; backward
-  passes add their recurrent product ``da @ W_hh`` through ``tmp[B*G*H:]``
+* ``tmp`` (B*G*H + B*H, then the packing scratch of
+  :func:`~rnnkit.backends.cpu.gemm.pack_scratch`) is scratch: kernels allocate
+  nothing; each pass packs ``W_hh`` once into ``tmp[B*G*H + B*H:]`` when its
+  per-step products run packed (:func:`~rnnkit.backends.cpu.gemm.pack_for`,
+  :func:`~rnnkit.backends.cpu.gemm.mm_w`); otherwise backward passes add their
+  recurrent product ``da @ W_hh`` through ``tmp[B*G*H:]``
   (:func:`~rnnkit.backends.cpu.linalg.mm_nn_add`).
 """
 
