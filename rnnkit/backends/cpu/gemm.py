@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ..._config import INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
-from .linalg import cview, mm_nn, mm_nn_add, mm_nt, mm_tn
+from .linalg import cview, mm_tn
 
 
 def _vector_bytes():
@@ -327,34 +327,19 @@ def _mm_packed_py(A, Wp, out, accumulate):
 mm_packed = _mm_packed_py if config.DISABLE_JIT else _mm_packed
 
 
-@njit(**INTERNAL)
-def pack_for(W, M, transposed, buf):
-    """``W`` packed for ``M``-row products (``A @ W.T`` when ``transposed``, else ``A @ W``) into ``buf``.
+@njit(inline="always", **INTERNAL)
+def pack_for(W, M, transposed, buf, start):
+    """``W`` packed into ``buf[start:]`` for ``M``-row products: ``A @ W.T`` (``transposed``) or ``A @ W``.
 
     An empty (0, 0, 1) view when the product does not run packed (:func:`packs`):
-    :func:`mm_w` then calls the unpacked product.
+    the caller then calls the unpacked product. Inlined, and no view of
+    ``buf`` is taken then: the echo epoch (a per-window call in each cell) ran
+    3 % longer through a call that sliced the scratch.
     """
     N, K = W.shape if transposed else (W.shape[1], W.shape[0])
     if packs(M, N, K):
-        return _pack(W, buf, transposed)
+        return _pack(W, buf[start:], transposed)
     return cview(buf[:0], (0, 0, 1))
-
-
-@njit(**INTERNAL)
-def mm_w(A, W, Wp, transposed, out, accumulate, buf):
-    """``out (+)= A @ W.T`` (``transposed``) or ``A @ W`` on ``Wp`` from :func:`pack_for`, else unpacked.
-
-    ``buf`` is the scratch of :func:`~rnnkit.backends.cpu.linalg.mm_nn_add` (an
-    unpacked accumulating ``A @ W``).
-    """
-    if Wp.shape[0] > 0:
-        mm_packed(A, Wp, out, accumulate)
-    elif transposed:
-        mm_nt(A, W, out, accumulate)
-    elif accumulate:
-        mm_nn_add(A, W, out, buf)
-    else:
-        mm_nn(A, W, out, False)
 
 
 @njit(**JIT_OPTIONS)

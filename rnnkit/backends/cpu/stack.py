@@ -54,7 +54,7 @@ from ...slots import (
     WS_YS,
 )
 from . import cells
-from .gemm import mm_tn_w, mm_w, pack_for
+from .gemm import mm_packed, mm_tn_w, pack_nn, pack_nt, packs
 from .linalg import colsum, cview, mm_nn, mm_nt, mm_tn
 from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, v2, v3
 
@@ -154,8 +154,10 @@ def project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh):
     else:
         src = v2(region(ws, WS_XR), 0, T * B, inp.shape[1])
         reverse_rows(inp, lengths, T, B, src)
-    Wp = pack_for(W_ih, T * B, True, region(ws, WS_TMP)[B * GH + B * H:])  # after bsum: see the cells
-    mm_w(src, W_ih, Wp, True, xp2, False, bsum[:0])
+    if packs(T * B, GH, src.shape[1]):  # packing scratch after bsum: see the cells
+        mm_packed(src, pack_nt(W_ih, region(ws, WS_TMP)[B * GH + B * H:]), xp2, False)
+    else:
+        mm_nt(src, W_ih, xp2, False)
     if b_ih.shape[0] > 0:
         for j in range(GH):
             bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
@@ -340,12 +342,18 @@ def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb
             for j in range(GH):
                 gb_hh[j] = gb_ih[j]
     if k > 0 or dX.shape[0] > 0:
-        Wp = pack_for(W_ih, TB, False, pbuf)
+        packed = packs(TB, Ik, GH)
         if d == 0:
-            mm_w(dpi2, W_ih, Wp, False, din, False, pbuf[:0])
+            if packed:
+                mm_packed(dpi2, pack_nn(W_ih, pbuf), din, False)
+            else:
+                mm_nn(dpi2, W_ih, din, False)
         else:
             dxr = v2(region(ws, WS_DXR), 0, TB, Ik)
-            mm_w(dpi2, W_ih, Wp, False, dxr, False, pbuf[:0])
+            if packed:
+                mm_packed(dpi2, pack_nn(W_ih, pbuf), dxr, False)
+            else:
+                mm_nn(dpi2, W_ih, dxr, False)
             for b in range(B):
                 Lb = lengths[b]
                 for s in range(Lb):

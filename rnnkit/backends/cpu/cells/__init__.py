@@ -25,7 +25,7 @@ Conventions shared by every cell's kernels:
   :func:`~rnnkit.backends.cpu.gemm.pack_scratch`) is scratch: kernels allocate
   nothing; each pass packs ``W_hh`` once into ``tmp[B*G*H + B*H:]`` when its
   per-step products run packed (:func:`~rnnkit.backends.cpu.gemm.pack_for`,
-  :func:`~rnnkit.backends.cpu.gemm.mm_w`); otherwise backward passes add their
+  :func:`~rnnkit.backends.cpu.gemm.mm_packed`); otherwise backward passes add their
   recurrent product ``da @ W_hh`` through ``tmp[B*G*H:]``
   (:func:`~rnnkit.backends.cpu.linalg.mm_nn_add`).
 """

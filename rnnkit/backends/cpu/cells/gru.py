@@ -3,7 +3,7 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS, SMALL_ROW
-from ..gemm import mm_w, pack_for
+from ..gemm import mm_packed, pack_for
 from ..linalg import cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
@@ -46,10 +46,14 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
                     z = cache[t, b, u + j]
                     hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
         return
-    Wp = pack_for(W_hh, B, True, tmp[B * 3 * H + B * H:])
+    Wp = pack_for(W_hh, B, True, tmp, B * 3 * H + B * H)
+    packed = Wp.shape[0] > 0
     for t in range(T):
         hprev = hs[t]
-        mm_w(hprev, W_hh, Wp, True, gh, False, tmp[:0])
+        if packed:
+            mm_packed(hprev, Wp, gh, False)
+        else:
+            mm_nt(hprev, W_hh, gh, False)
         for b in range(B):
             hp = hprev[b]
             h = hs[t + 1, b]
@@ -143,7 +147,8 @@ def backward_sequence(
     for b in range(B):
         for j in range(H):
             dh[b, j] = dh_last[b, j]
-    Wp = pack_for(W_hh, B, False, tmp[B * 3 * H + B * H:])
+    Wp = pack_for(W_hh, B, False, tmp, B * 3 * H + B * H)
+    packed = Wp.shape[0] > 0
     for t in range(T - 1, -1, -1):
         dai = dpre_ih[t]
         dah = dpre_hh[t]
@@ -202,4 +207,7 @@ def backward_sequence(
                 iz[j] = daz
                 hz[j] = daz
                 d[j] = dj * z
-        mm_w(dah, W_hh, Wp, False, dh, True, tmp[B * 3 * H:])
+        if packed:
+            mm_packed(dah, Wp, dh, True)
+        else:
+            mm_nn_add(dah, W_hh, dh, tmp[B * 3 * H:])

@@ -2,8 +2,8 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import mm_w, pack_for
-from ..linalg import cview
+from ..gemm import mm_packed, pack_for
+from ..linalg import cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -15,10 +15,14 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     has_peep = peep.shape[0] > 0
     ln = lnp.shape[0] > 0
     gh = cview(tmp[:B * 4 * H], (B, 4 * H))
-    Wp = pack_for(W_hh, B, True, tmp[B * 4 * H + B * H:])
+    Wp = pack_for(W_hh, B, True, tmp, B * 4 * H + B * H)
+    packed = Wp.shape[0] > 0
     for t in range(T):
         hprev = hs[t]
-        mm_w(hprev, W_hh, Wp, True, gh, False, tmp[:0])
+        if packed:
+            mm_packed(hprev, Wp, gh, False)
+        else:
+            mm_nt(hprev, W_hh, gh, False)
         for b in range(B):
             if t >= lengths[b]:
                 for j in range(H):
@@ -92,7 +96,8 @@ def backward_sequence(
     has_peep = peep.shape[0] > 0
     ln = lnp.shape[0] > 0
     dch = tmp[:H if ln else 0]
-    Wp = pack_for(W_hh, B, False, tmp[B * 4 * H + B * H:])
+    Wp = pack_for(W_hh, B, False, tmp, B * 4 * H + B * H)
+    packed = Wp.shape[0] > 0
     dh = dh0
     dc = dc0
     for b in range(B):
@@ -162,4 +167,7 @@ def backward_sequence(
                     gpi[j] += ri[j] * cp[j]
                     gpf[j] += rf[j] * cp[j]
             d[:] = zero
-        mm_w(da, W_hh, Wp, False, dh, True, tmp[B * 4 * H:])
+        if packed:
+            mm_packed(da, Wp, dh, True)
+        else:
+            mm_nn_add(da, W_hh, dh, tmp[B * 4 * H:])

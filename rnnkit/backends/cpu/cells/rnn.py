@@ -3,8 +3,8 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import mm_w, pack_for
-from ..linalg import cview, min_length
+from ..gemm import mm_packed, pack_for
+from ..linalg import cview, min_length, mm_nn, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, tanh
 
 
@@ -21,10 +21,14 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     ghf = tmp[:B * H]
     full = min_length(lengths)
     n = np.uint64(B * H)
-    Wp = pack_for(W_hh, B, True, tmp[2 * B * H:])
+    Wp = pack_for(W_hh, B, True, tmp, 2 * B * H)
+    packed = Wp.shape[0] > 0
     # scalar indexing, no row views (their reference counting dominates at small H)
     for t in range(T):
-        mm_w(hs[t], W_hh, Wp, True, gh, False, tmp[:0])
+        if packed:
+            mm_packed(hs[t], Wp, gh, False)
+        else:
+            mm_nt(hs[t], W_hh, gh, False)
         if t < full and not has_bias:  # every row valid: one flat loop over the step, which vectorises
             xf, hf = cview(xp[t], (B * H,)), cview(hs[t + 1], (B * H,))
             if act == 0:
@@ -59,10 +63,14 @@ def _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp):
     zero = xp.dtype.type(0)
     has_bias = b_hh.shape[0] > 0
     gh = cview(tmp[:B * H], (B, H))
-    Wp = pack_for(W_hh, B, True, tmp[2 * B * H:])
+    Wp = pack_for(W_hh, B, True, tmp, 2 * B * H)
+    packed = Wp.shape[0] > 0
     for t in range(T):
         hprev = hs[t]
-        mm_w(hprev, W_hh, Wp, True, gh, False, tmp[:0])
+        if packed:
+            mm_packed(hprev, Wp, gh, False)
+        else:
+            mm_nt(hprev, W_hh, gh, False)
         for b in range(B):
             out = hs[t + 1, b]
             if t >= lengths[b]:
@@ -110,7 +118,8 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
     full = min_length(lengths)
     n = np.uint64(B * H)
     dhf = cview(dh, (B * H,))
-    Wp = pack_for(W_hh, B, False, tmp[2 * B * H:])
+    Wp = pack_for(W_hh, B, False, tmp, 2 * B * H)
+    packed = Wp.shape[0] > 0
     for t in range(T - 1, -1, -1):
         da = dpre_ih[t]
         if t < full and not ln:  # every row valid: flat loops over the step, which vectorise
@@ -121,7 +130,10 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
                     daf[i] = g * (one - hf[i] * hf[i])
                 else:
                     daf[i] = g if hf[i] > zero else zero
-            mm_w(da, W_hh, Wp, False, dh, False, tmp[:0])  # every row's running gradient is replaced
+            if packed:  # every row's running gradient is replaced
+                mm_packed(da, Wp, dh, False)
+            else:
+                mm_nn(da, W_hh, dh, False)
             continue
         for b in range(B):
             for j in range(H):
@@ -146,4 +158,7 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
             if t < lengths[b]:
                 for j in range(H):
                     dh[b, j] = zero
-        mm_w(da, W_hh, Wp, False, dh, True, tmp[B * H:])
+        if packed:
+            mm_packed(da, Wp, dh, True)
+        else:
+            mm_nn_add(da, W_hh, dh, tmp[B * H:])
