@@ -107,45 +107,42 @@ def packs(M, N, K):
     return not config.DISABLE_JIT and M >= MR and K >= 8 and M * N * K >= PACK_MIN_WORK
 
 
-@intrinsic(prefer_literal=True)
-def _tile(typingctx, A, m0, Bp, p, out, o0, c0, mr, accumulate):
-    """``out[o0 + i, c0:c0 + nr] (+)= A[m0 + i, :] @ Bp[p]`` for ``i < mr`` (a literal), in registers."""
-    if not (isinstance(mr, types.IntegerLiteral) and isinstance(A, types.Array) and A.ndim == 2
-            and isinstance(Bp, types.Array) and Bp.ndim == 3 and Bp.layout == "C"
-            and isinstance(out, types.Array) and out.ndim == 2 and out.layout == "C"
-            and A.dtype == Bp.dtype == out.dtype and isinstance(A.dtype, types.Float)):
+@intrinsic
+def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, like):
+    """``o[i, :nr] (+)= sum_k a[i, k] b[k, :]`` for ``i < MR``, in registers.
+
+    Addresses (bytes, integers) and strides (elements) instead of arrays:
+    every operand layout, and the padded buffers of partial tiles, share one
+    instance of the tile, whose code (``MR * NV`` accumulators, unrolled) is
+    what compiling the products costs. ``b`` is one panel (``K`` by ``nr``,
+    contiguous); ``like`` (a scalar) gives the precision.
+    """
+    if not isinstance(like, types.Float):
         return None
-    rows = mr.literal_value
-    dt = A.dtype
+    dt = like
     size = dt.bitwidth // 8
     L = VECTOR_BYTES // size
-    sig = types.void(A, m0, Bp, p, out, o0, c0, mr, accumulate)
+    rows = MR
+    sig = types.void(a, sa_row, sa_col, b, K, o, ldo, accumulate, like)
 
     def codegen(context, builder, sig, args):
-        aA, am0, aBp, ap, aout, ao0, ac0, _, aacc = args
-        tA, tm0, tBp, tp, tout, to0, tc0, _, tacc = sig.args
-        a = context.make_array(tA)(context, builder, aA)
-        b = context.make_array(tBp)(context, builder, aBp)
-        o = context.make_array(tout)(context, builder, aout)
         intp = context.get_value_type(types.intp)
+        aa, asr, asc, ab, aK, ao, aldo, aacc, _ = (
+            context.cast(builder, v, t, types.intp) if i < 7 else v
+            for i, (v, t) in enumerate(zip(args, sig.args, strict=True)))
         fty = context.get_value_type(dt)
         vty = ir.VectorType(fty, L)
+        fptr = fty.as_pointer()
 
         def const(v):
             return ir.Constant(intp, v)
 
-        def idx(val, ty):
-            return context.cast(builder, val, ty, types.intp)
-
-        isz = const(size)
-        sa_row, sa_col = (builder.sdiv(s, isz) for s in cgutils.unpack_tuple(builder, a.strides, 2))
-        K = cgutils.unpack_tuple(builder, a.shape, 2)[1]
-        N = cgutils.unpack_tuple(builder, o.shape, 2)[1]
+        K = aK
         nr = const(NV * L)
-        abase = builder.gep(a.data, [builder.mul(idx(am0, tm0), sa_row)])
-        arows = [builder.gep(abase, [builder.mul(const(i), sa_row)]) for i in range(rows)]
-        bbase = builder.gep(b.data, [builder.mul(builder.mul(idx(ap, tp), K), nr)])
-        obase = builder.gep(o.data, [builder.add(builder.mul(idx(ao0, to0), N), idx(ac0, tc0))])
+        abase = builder.inttoptr(aa, fptr)
+        arows = [builder.gep(abase, [builder.mul(const(i), asr)]) for i in range(rows)]
+        bbase = builder.inttoptr(ab, fptr)
+        obase = builder.inttoptr(ao, fptr)
         zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * L)
         undef = ir.Constant(vty, ir.Undefined)
         splat = ir.Constant(ir.VectorType(ir.IntType(32), L), [0] * L)
@@ -165,7 +162,7 @@ def _tile(typingctx, A, m0, Bp, p, out, o0, c0, mr, accumulate):
         bk = builder.gep(bbase, [builder.mul(k, nr)])
         bv = [builder.load(builder.bitcast(builder.gep(bk, [const(v * L)]), vty.as_pointer()), align=size)
               for v in range(NV)]
-        koff = builder.mul(k, sa_col)
+        koff = builder.mul(k, asc)
         new = []
         for i in range(rows):
             s = builder.load(builder.gep(arows[i], [koff]))
@@ -185,11 +182,11 @@ def _tile(typingctx, A, m0, Bp, p, out, o0, c0, mr, accumulate):
             for v in range(NV):
                 final[i][v].add_incoming(zero, entry)
                 final[i][v].add_incoming(new[i][v], tail)
-        add = context.cast(builder, aacc, tacc, types.boolean)
+        add = context.cast(builder, aacc, sig.args[7], types.boolean)
         if add.type != ir.IntType(1):
             add = builder.trunc(add, ir.IntType(1))
         for i in range(rows):
-            orow = builder.gep(obase, [builder.mul(const(i), N)])
+            orow = builder.gep(obase, [builder.mul(const(i), aldo)])
             for v in range(NV):
                 res = final[i][v]
                 ptr = builder.bitcast(builder.gep(orow, [const(v * L)]), vty.as_pointer())
@@ -250,25 +247,6 @@ def pack_nn(W, buf):
     return _pack(W, buf, False)
 
 
-@njit(inline="always", **INTERNAL)
-def _rows(A, m0, Wp, p, out, o0, c0, rem, accumulate):
-    # the last ``rem`` (< MR) rows: one literal tile height per case
-    if rem == 1:
-        _tile(A, m0, Wp, p, out, o0, c0, 1, accumulate)
-    elif rem == 2:
-        _tile(A, m0, Wp, p, out, o0, c0, 2, accumulate)
-    elif rem == 3:
-        _tile(A, m0, Wp, p, out, o0, c0, 3, accumulate)
-    elif rem == 4:
-        _tile(A, m0, Wp, p, out, o0, c0, 4, accumulate)
-    elif rem == 5:
-        _tile(A, m0, Wp, p, out, o0, c0, 5, accumulate)
-    elif rem == 6 and MR > 6:
-        _tile(A, m0, Wp, p, out, o0, c0, 6, accumulate)
-    elif rem == 7 and MR > 7:
-        _tile(A, m0, Wp, p, out, o0, c0, 7, accumulate)
-
-
 @njit(**JIT_OPTIONS)
 def _mm_packed(A, Wp, out, accumulate):
     M = A.shape[0]
@@ -278,35 +256,50 @@ def _mm_packed(A, Wp, out, accumulate):
         return
     if K != A.shape[1] or out.shape[0] != M or P * nr < N or P * nr >= N + nr:
         raise ValueError("mm_packed: shapes do not match")
+    isz = np.int64(A.itemsize)
+    sa_row = np.int64(A.strides[0]) // isz
+    sa_col = np.int64(A.strides[1]) // isz
+    a0 = np.int64(A.ctypes.data)
+    o0 = np.int64(out.ctypes.data)
+    w0 = np.int64(Wp.ctypes.data)
+    like = out.dtype.type(0)
     Mf = M - M % MR
-    full = N // nr
-    if A.strides[1] == A.itemsize:  # contiguous rows: panel by panel (a panel stays in L1 across the rows)
-        for p in range(full):
-            for m0 in range(0, Mf, MR):
-                _tile(A, m0, Wp, p, out, m0, p * nr, MR, accumulate)
-            _rows(A, Mf, Wp, p, out, Mf, p * nr, M - Mf, accumulate)
-    else:  # a transposed operand: each tile's rows (one cache line per term) are read for every panel
-        for m0 in range(0, Mf, MR):
-            for p in range(full):
-                _tile(A, m0, Wp, p, out, m0, p * nr, MR, accumulate)
-        for p in range(full):
-            _rows(A, Mf, Wp, p, out, Mf, p * nr, M - Mf, accumulate)
-    if full < P:  # a last, partial panel: through a tile-sized buffer
-        n0 = full * nr
-        w = N - n0
-        buf = np.empty((MR, nr), out.dtype)
-        for m0 in range(0, M, MR):
-            r = min(MR, M - m0)
-            if r == MR:
-                _tile(A, m0, Wp, full, buf, 0, 0, MR, False)
-            else:
-                _rows(A, m0, Wp, full, buf, 0, 0, r, False)
+    # a partial row block reads its rows from a zero-padded copy; a partial tile (rows or columns)
+    # writes into a tile-sized buffer, copied out: one instance of the tile serves every case
+    abuf = np.zeros((MR if Mf < M else 0, K), out.dtype)
+    for i in range(M - Mf):
+        for k in range(K):
+            abuf[i, k] = A[Mf + i, k]
+    obuf = np.empty((MR, nr), out.dtype)
+    b0 = np.int64(abuf.ctypes.data)
+    t0 = np.int64(obuf.ctypes.data)
+    nb = -(-M // MR)
+    # contiguous rows: panel by panel (a panel stays in L1 across the rows); a transposed operand
+    # (strided rows, one cache line per term of a tile): row block by row block, each over every panel
+    rows_outer = sa_col != 1
+    for it in range(nb * P):
+        if rows_outer:
+            ib, p = it // P, it % P
+        else:
+            p, ib = it // nb, it % nb
+        m0 = ib * MR
+        r = min(MR, M - m0)
+        w = min(nr, N - p * nr)
+        direct = r == MR and w == nr
+        if r == MR:
+            a, ar, ac = a0 + m0 * sa_row * isz, sa_row, sa_col
+        else:
+            a, ar, ac = b0, np.int64(K), np.int64(1)
+        if direct:
+            _tile(a, ar, ac, w0 + p * K * nr * isz, K, o0 + (m0 * N + p * nr) * isz, N, accumulate, like)
+        else:
+            _tile(a, ar, ac, w0 + p * K * nr * isz, K, t0, nr, False, like)
             for i in range(r):
                 for c in range(w):
                     if accumulate:
-                        out[m0 + i, n0 + c] += buf[i, c]
+                        out[m0 + i, p * nr + c] += obuf[i, c]
                     else:
-                        out[m0 + i, n0 + c] = buf[i, c]
+                        out[m0 + i, p * nr + c] = obuf[i, c]
 
 
 def _mm_packed_py(A, Wp, out, accumulate):
