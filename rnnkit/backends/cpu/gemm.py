@@ -291,9 +291,11 @@ def _mm_packed(A, Wp, out, accumulate):
         else:
             a, ar, ac = b0, np.int64(K), np.int64(1)
         if direct:
-            _tile(a, ar, ac, w0 + p * K * nr * isz, K, o0 + (m0 * N + p * nr) * isz, N, accumulate, like)
+            o, ld, add = o0 + (m0 * N + p * nr) * isz, np.int64(N), accumulate
         else:
-            _tile(a, ar, ac, w0 + p * K * nr * isz, K, t0, nr, False, like)
+            o, ld, add = t0, np.int64(nr), False
+        _tile(a, ar, ac, w0 + p * K * nr * isz, K, o, ld, add, like)
+        if not direct:
             for i in range(r):
                 for c in range(w):
                     if accumulate:
