@@ -342,18 +342,13 @@ def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb
             for j in range(GH):
                 gb_hh[j] = gb_ih[j]
     if k > 0 or dX.shape[0] > 0:
-        packed = packs(TB, Ik, GH)
-        if d == 0:
-            if packed:
-                mm_packed(dpi2, pack_nn(W_ih, pbuf), din, False)
-            else:
-                mm_nn(dpi2, W_ih, din, False)
+        # the reverse direction's input gradient is in reversed time: through a buffer, added back below
+        dxr = din if d == 0 else v2(region(ws, WS_DXR), 0, TB, Ik)
+        if packs(TB, Ik, GH):
+            mm_packed(dpi2, pack_nn(W_ih, pbuf), dxr, False)
         else:
-            dxr = v2(region(ws, WS_DXR), 0, TB, Ik)
-            if packed:
-                mm_packed(dpi2, pack_nn(W_ih, pbuf), dxr, False)
-            else:
-                mm_nn(dpi2, W_ih, dxr, False)
+            mm_nn(dpi2, W_ih, dxr, False)
+        if d == 1:
             for b in range(B):
                 Lb = lengths[b]
                 for s in range(Lb):
