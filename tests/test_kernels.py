@@ -99,6 +99,19 @@ def test_rows_above_small_row_match_naive_and_differences(cell):
     gradcheck(net, theta, X, lengths, Y, h0, c0, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("H", [5, 20, 48])  # small rows, per-gate views, packed products (8 rows, I = 16)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_windows_from_a_zero_state_match_naive(cell, H, dtype, rtol):
+    """A zero initial state skips the first step's recurrent product and the zero rows of the recurrent
+    weights' gradient: everything still equals the reference (the LSTM's cell state is not zero)."""
+    rng = np.random.default_rng(H)
+    net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, "tanh", True, "cross_entropy", "sequence",
+                                                     N=8, T=5, I=16, H=H, K=3,
+                                                     lengths=[5, 1, 5, 3, 5, 5, 2, 5])
+    compare(net, theta, X, lengths, Y, np.zeros_like(h0), c0, dtype=dtype, rtol=rtol)
+
+
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 def test_two_class_steps_match_naive(scale, dtype, rtol):
@@ -241,7 +254,8 @@ def test_masked_steps_do_not_change_state_or_gradient():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(5, 4, 3), (1, 2, 1), (7, 6, 2), (40, 30, 20)])  # small loops; the last reaches BLAS
+# small loops; the last reaches BLAS
+@pytest.mark.parametrize("shape", [(5, 4, 3), (1, 2, 1), (7, 6, 2), (40, 30, 20)])
 def test_products_and_column_sums_match_numpy(dtype, shape):
     from rnnkit.backends.cpu.linalg import colsum, mm_nn, mm_nn_add, mm_nt, mm_tn
 

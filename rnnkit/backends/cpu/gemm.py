@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ..._config import INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
-from .linalg import cview, mm_tn
+from .linalg import cview, mm_nt, mm_tn
 
 
 def _vector_bytes():
@@ -335,6 +335,22 @@ def pack_for(W, M, transposed, buf, start):
     if packs(M, N, K):
         return _pack(W, buf[start:], transposed)
     return cview(buf[:0], (0, 0, 1))
+
+
+@njit(inline="always", **INTERNAL)
+def step_product(h, W, Wp, out, zero):
+    """A step's recurrent product ``out = h @ W.T``: on ``W`` packed in ``Wp`` (:func:`pack_for`) when it
+    is not empty, else :func:`~rnnkit.backends.cpu.linalg.mm_nt`; zeros when ``zero`` (``h`` is known
+    to be zero: the first step of a window that starts from a zero state).
+    """
+    if zero:
+        for m in range(out.shape[0]):
+            for n in range(out.shape[1]):
+                out[m, n] = 0
+    elif Wp.shape[0] > 0:
+        mm_packed(h, Wp, out, False)
+    else:
+        mm_nt(h, W, out, False)
 
 
 @njit(**JIT_OPTIONS)

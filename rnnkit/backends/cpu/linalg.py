@@ -88,6 +88,17 @@ def min_length(lengths):
 
 
 @njit(**JIT_OPTIONS)
+def all_zero(A):
+    """Whether every element of the 2-D ``A`` is zero (a state known to be zero skips its products)."""
+    zero = A.dtype.type(0)
+    for m in range(A.shape[0]):
+        for n in range(A.shape[1]):
+            if A[m, n] != zero:
+                return False
+    return True
+
+
+@njit(**JIT_OPTIONS)
 def mm_nt(A, B, out, accumulate):
     """``out (+)= A @ B.T`` for ``A`` (M, K), ``B`` (N, K)."""
     M, K = A.shape

@@ -55,7 +55,7 @@ from ...slots import (
 )
 from . import cells
 from .gemm import mm_packed, mm_tn_w, pack_nn, pack_nt, packs
-from .linalg import colsum, cview, mm_nn, mm_nt, mm_tn
+from .linalg import all_zero, colsum, cview, mm_nn, mm_nt, mm_tn
 from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, v2, v3
 
 
@@ -333,7 +333,9 @@ def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb
         reverse_rows(inp, lengths, T, B, src)
     pbuf = region(ws, WS_TMP)[B * GH + B * H:]  # the packing scratch (see the cells' conventions)
     mm_tn_w(dpi2, src, gW_ih, pbuf)
-    mm_tn_w(dhh2, v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H), gW_hh, pbuf)
+    hprev = v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H)  # h_0 .. h_{T-1}
+    r0 = B if all_zero(hprev[:B]) else 0  # a zero initial state adds nothing to the weights' gradient
+    mm_tn_w(dhh2[r0:], hprev[r0:], gW_hh, pbuf)
     if gb_ih.shape[0] > 0:
         colsum(dpi2, gb_ih, False)
         if split:

@@ -3,8 +3,8 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS, SMALL_ROW
-from ..gemm import mm_packed, pack_for
-from ..linalg import cview, mm_nn_add, mm_nt
+from ..gemm import mm_packed, pack_for, step_product
+from ..linalg import all_zero, cview, mm_nn_add, mm_nt
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -47,13 +47,10 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
                     hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
         return
     Wp = pack_for(W_hh, B, True, tmp, B * 3 * H + B * H)
-    packed = Wp.shape[0] > 0
+    zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     for t in range(T):
         hprev = hs[t]
-        if packed:
-            mm_packed(hprev, Wp, gh, False)
-        else:
-            mm_nt(hprev, W_hh, gh, False)
+        step_product(hprev, W_hh, Wp, gh, t == 0 and zero0)
         for b in range(B):
             hp = hprev[b]
             h = hs[t + 1, b]

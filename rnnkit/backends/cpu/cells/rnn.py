@@ -3,8 +3,8 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import mm_packed, pack_for
-from ..linalg import cview, min_length, mm_nn, mm_nn_add, mm_nt
+from ..gemm import mm_packed, pack_for, step_product
+from ..linalg import all_zero, cview, min_length, mm_nn, mm_nn_add
 from ..numeric import ln_backward, ln_forward, tanh
 
 
@@ -22,13 +22,10 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     full = min_length(lengths)
     n = np.uint64(B * H)
     Wp = pack_for(W_hh, B, True, tmp, 2 * B * H)
-    packed = Wp.shape[0] > 0
+    zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     # scalar indexing, no row views (their reference counting dominates at small H)
     for t in range(T):
-        if packed:
-            mm_packed(hs[t], Wp, gh, False)
-        else:
-            mm_nt(hs[t], W_hh, gh, False)
+        step_product(hs[t], W_hh, Wp, gh, t == 0 and zero0)
         if t < full and not has_bias:  # every row valid: one flat loop over the step, which vectorises
             xf, hf = cview(xp[t], (B * H,)), cview(hs[t + 1], (B * H,))
             if act == 0:
@@ -64,13 +61,10 @@ def _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp):
     has_bias = b_hh.shape[0] > 0
     gh = cview(tmp[:B * H], (B, H))
     Wp = pack_for(W_hh, B, True, tmp, 2 * B * H)
-    packed = Wp.shape[0] > 0
+    zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     for t in range(T):
         hprev = hs[t]
-        if packed:
-            mm_packed(hprev, Wp, gh, False)
-        else:
-            mm_nt(hprev, W_hh, gh, False)
+        step_product(hprev, W_hh, Wp, gh, t == 0 and zero0)
         for b in range(B):
             out = hs[t + 1, b]
             if t >= lengths[b]:
