@@ -78,7 +78,7 @@ is :mod:`torch_peer` (same directory); it is skipped with a message when
 Usage::
 
     python benchmarks/bench_core.py [--repeats 7] [--threads 1] [--only echo,lstm,...]
-                                    [--mnist-epochs 200] [--mnist-repeats 1]
+                                    [--mnist-epochs 200] [--mnist-repeats 1] [--pause 0]
 
 More workloads are added by writing a ``prepare_*`` function for each side
 (data and model built, warm-up run, the call to time returned; PyTorch's takes
@@ -972,7 +972,7 @@ def _limit_threads(threads):
     return threadpool_limits(limits=int(threads))
 
 
-def run(names, repeats, threads=None, options=None):
+def run(names, repeats, threads=None, options=None, pause=0.0):
     """Run the named workloads; return rows ``(name, rnnkit times, torch times or None)``.
 
     For each workload, rnnkit's side is set up and warmed up, then PyTorch's
@@ -984,6 +984,7 @@ def run(names, repeats, threads=None, options=None):
     ``options`` maps a workload to keyword arguments given to both of its
     sides instead of the defaults, ``n_repeats`` (the timed calls of each
     side) among them (e.g. ``{"mnist1d": {"n_repeats": 1, "n_epochs": 200}}``).
+    ``pause``: seconds of sleep before each timed call (``--pause``).
     """
     limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits while alive
     have_torch = torch_peer.available()
@@ -995,7 +996,7 @@ def run(names, repeats, threads=None, options=None):
         n_repeats = kwargs.pop("n_repeats", repeats)
         with quiet_fits():
             calls = [ours(**kwargs)] + ([theirs(**kwargs, threads=threads)] if have_torch else [])
-            times = time_alternating(calls, n_repeats)
+            times = time_alternating(calls, n_repeats, pause)
         del calls  # free both sides' data and models before the next workload is set up
         rows.append((name, times[0], times[1] if have_torch else None))
     return rows
@@ -1104,6 +1105,9 @@ def main(argv=None):
                         help="epochs of the mnist1d workload's fit (default 200)")
     parser.add_argument("--mnist-repeats", type=int, default=1,
                         help="timed runs of the mnist1d workload (default 1: it is long)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds of sleep before each timed call (default 0: back to back; PyTorch's "
+                             "OpenMP workers spin for 10-20 ms after its calls)")
     args = parser.parse_args(argv)
     names = list(WORKLOADS) if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in WORKLOADS]
@@ -1123,9 +1127,10 @@ def main(argv=None):
         print("PyTorch is not importable: the torch column is skipped "
               "(install it with `pip install -e \".[bench]\"`).")
     options = {"mnist1d": {"n_repeats": args.mnist_repeats, "n_epochs": args.mnist_epochs}}
-    rows = run(names, args.repeats, args.threads, options)
+    rows = run(names, args.repeats, args.threads, options, args.pause)
     print(f"medians over {args.repeats} timed runs each"
           + (", rnnkit's and torch's alternating" if torch_peer.available() else "") + " (warm-up excluded"
+          + (f"; {args.pause} s pause before each call" if args.pause > 0 else "")
           + (f"; mnist1d: {args.mnist_repeats} run(s) of {args.mnist_epochs} epochs" if "mnist1d" in names
              else "") + ")")
     print(format_table(rows))

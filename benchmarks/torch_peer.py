@@ -83,7 +83,7 @@ def warmed_up(fn, n_warmup=1):
     return fn
 
 
-def time_alternating(fns, n_repeats):
+def time_alternating(fns, n_repeats, pause=0.0):
     """Wall-clock seconds of ``n_repeats`` rounds, each calling every function of ``fns`` once, in turn.
 
     Round ``i`` times call ``i`` of ``fns[0]``, then of ``fns[1]``, and so
@@ -99,6 +99,10 @@ def time_alternating(fns, n_repeats):
         Each called without arguments.
     n_repeats : int
         Number of rounds (timed calls of each function).
+    pause : float, default=0.0
+        Seconds of sleep before each timed call (not timed): PyTorch's
+        OpenMP workers keep spinning for about 10-20 ms after its call ends,
+        on the cores the next call of the other side uses.
 
     Returns
     -------
@@ -108,6 +112,8 @@ def time_alternating(fns, n_repeats):
     times = [[] for _ in fns]
     for _ in range(n_repeats):
         for fn, out in zip(fns, times, strict=True):
+            if pause > 0:
+                time.sleep(pause)
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
