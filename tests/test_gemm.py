@@ -84,6 +84,22 @@ def test_packed_models_match_naive(cell, H, dtype, rtol):
     compare(*prob, dtype=dtype, rtol=rtol)
 
 
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_gru_small_rows_run_packed_forward_when_the_batch_is_large(dtype, rtol):
+    """GRU rows of at most ``SMALL_ROW`` units take the view-free loops; with enough rows their forward
+    products run packed too (one rule for every path); against the reference, from a zero and a
+    random initial state."""
+    from rnnkit._config import SMALL_ROW
+
+    H, N = SMALL_ROW, 96
+    assert packs(N, 3 * H, H)
+    rng = np.random.default_rng(16)
+    net, theta, X, lengths, Y, h0, c0 = make_problem(rng, "gru", "tanh", True, "cross_entropy", "last",
+                                                     N=N, T=3, I=4, H=H, K=3)
+    for start in (np.zeros_like(h0), h0):
+        compare(net, theta, X, lengths, Y, start, c0, dtype=dtype, rtol=rtol)
+
+
 def test_weight_gradients_over_several_chunks_match_naive():
     """A window of more than ``TN_CHUNK`` rows (steps x batch): the weight gradients sum chunk by chunk."""
     rng = np.random.default_rng(3)

@@ -4,7 +4,7 @@ from numba import njit
 
 from ...._config import JIT_OPTIONS, SMALL_ROW
 from ..gemm import mm_packed, pack_for, step_product
-from ..linalg import all_zero, cview, mm_nn_add, mm_nt
+from ..linalg import all_zero, cview, mm_nn_add
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -16,6 +16,8 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     has_bias = b_hh.shape[0] > 0
     ln = lnp.shape[0] > 0
     gh = cview(tmp[:B * 3 * H], (B, 3 * H))
+    Wp = pack_for(W_hh, B, True, tmp, B * 3 * H + B * H)
+    zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     if not ln and H <= SMALL_ROW:
         # rows of at most SMALL_ROW units without layer norm: no row views. A view costs numba
         # reference counting, which dominated small hidden sizes (the MNIST-1D model's rows of 6
@@ -25,7 +27,7 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
         u = np.uint64(H)
         u2, u3 = u + u, u + u + u
         for t in range(T):
-            mm_nt(hs[t], W_hh, gh, False)
+            step_product(hs[t], W_hh, Wp, gh, t == 0 and zero0)
             for b in range(B):
                 if t >= lengths[b]:
                     for j in range(u):
@@ -46,8 +48,6 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
                     z = cache[t, b, u + j]
                     hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
         return
-    Wp = pack_for(W_hh, B, True, tmp, B * 3 * H + B * H)
-    zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     for t in range(T):
         hprev = hs[t]
         step_product(hprev, W_hh, Wp, gh, t == 0 and zero0)
