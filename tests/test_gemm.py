@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_kernels import compare, make_problem
 
+from rnnkit._config import SMALL_ROW
 from rnnkit.backends.cpu.gemm import TN_CHUNK, mm_packed, mm_tn_w, pack_nn, pack_nt, packed_len, packs
 from rnnkit.network import Network
 
@@ -84,15 +85,23 @@ def test_packed_models_match_naive(cell, H, dtype, rtol):
     compare(*prob, dtype=dtype, rtol=rtol)
 
 
+#: (H, rows) of a GRU whose rows take the view-free loops, with enough rows to pack its forward products
+SMALL_GRU_PACKED = (SMALL_ROW, 96)
+
+
+@pytest.mark.compiled
+def test_the_small_row_gru_below_runs_packed():
+    """The next test's shapes reach the packed forward products (else it would test BLAS again)."""
+    H, N = SMALL_GRU_PACKED
+    assert packs(N, 3 * H, H)
+
+
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 def test_gru_small_rows_run_packed_forward_when_the_batch_is_large(dtype, rtol):
     """GRU rows of at most ``SMALL_ROW`` units take the view-free loops; with enough rows their forward
     products run packed too (one rule for every path); against the reference, from a zero and a
     random initial state."""
-    from rnnkit._config import SMALL_ROW
-
-    H, N = SMALL_ROW, 96
-    assert packs(N, 3 * H, H)
+    H, N = SMALL_GRU_PACKED
     rng = np.random.default_rng(16)
     net, theta, X, lengths, Y, h0, c0 = make_problem(rng, "gru", "tanh", True, "cross_entropy", "last",
                                                      N=N, T=3, I=4, H=H, K=3)
