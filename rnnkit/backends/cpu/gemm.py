@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ..._config import INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
-from .linalg import cview, mm_nt, mm_tn
+from .linalg import cview, mm_nn, mm_nn_add, mm_nt, mm_tn
 
 
 def _vector_bytes():
@@ -351,6 +351,20 @@ def step_product(h, W, Wp, out, zero):
         mm_packed(h, Wp, out, False)
     else:
         mm_nt(h, W, out, False)
+
+
+@njit(inline="always", **INTERNAL)
+def step_grad(d, W, Wp, out, accumulate, buf, start):
+    """A backward step's product through the recurrent weights, ``out (+)= d @ W``: on ``W`` packed in
+    ``Wp`` (:func:`pack_for`) when it is not empty, else :func:`~rnnkit.backends.cpu.linalg.mm_nn_add`
+    (its scratch is ``buf[start:]``, sliced only then) or :func:`~rnnkit.backends.cpu.linalg.mm_nn`.
+    """
+    if Wp.shape[0] > 0:
+        mm_packed(d, Wp, out, accumulate)
+    elif accumulate:
+        mm_nn_add(d, W, out, buf[start:])
+    else:
+        mm_nn(d, W, out, False)
 
 
 @njit(**JIT_OPTIONS)

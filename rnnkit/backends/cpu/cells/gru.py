@@ -3,7 +3,7 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS, SMALL_ROW
-from ..gemm import mm_packed, pack_for, step_product
+from ..gemm import pack_for, step_grad, step_product
 from ..linalg import all_zero, cview, mm_nn_add
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
@@ -145,7 +145,6 @@ def backward_sequence(
         for j in range(H):
             dh[b, j] = dh_last[b, j]
     Wp = pack_for(W_hh, B, False, tmp, B * 3 * H + B * H)
-    packed = Wp.shape[0] > 0
     for t in range(T - 1, -1, -1):
         dai = dpre_ih[t]
         dah = dpre_hh[t]
@@ -204,7 +203,4 @@ def backward_sequence(
                 iz[j] = daz
                 hz[j] = daz
                 d[j] = dj * z
-        if packed:
-            mm_packed(dah, Wp, dh, True)
-        else:
-            mm_nn_add(dah, W_hh, dh, tmp[B * 3 * H:])
+        step_grad(dah, W_hh, Wp, dh, True, tmp, B * 3 * H)

@@ -2,8 +2,8 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import mm_packed, pack_for, step_product
-from ..linalg import all_zero, cview, mm_nn_add
+from ..gemm import pack_for, step_grad, step_product
+from ..linalg import all_zero, cview
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
@@ -94,7 +94,6 @@ def backward_sequence(
     ln = lnp.shape[0] > 0
     dch = tmp[:H if ln else 0]
     Wp = pack_for(W_hh, B, False, tmp, B * 4 * H + B * H)
-    packed = Wp.shape[0] > 0
     dh = dh0
     dc = dc0
     for b in range(B):
@@ -164,7 +163,4 @@ def backward_sequence(
                     gpi[j] += ri[j] * cp[j]
                     gpf[j] += rf[j] * cp[j]
             d[:] = zero
-        if packed:
-            mm_packed(da, Wp, dh, True)
-        else:
-            mm_nn_add(da, W_hh, dh, tmp[B * 4 * H:])
+        step_grad(da, W_hh, Wp, dh, True, tmp, B * 4 * H)

@@ -3,8 +3,8 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import mm_packed, pack_for, step_product
-from ..linalg import all_zero, cview, min_length, mm_nn, mm_nn_add
+from ..gemm import pack_for, step_grad, step_product
+from ..linalg import all_zero, cview, min_length
 from ..numeric import ln_backward, ln_forward, tanh
 
 
@@ -113,7 +113,6 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
     n = np.uint64(B * H)
     dhf = cview(dh, (B * H,))
     Wp = pack_for(W_hh, B, False, tmp, 2 * B * H)
-    packed = Wp.shape[0] > 0
     for t in range(T - 1, -1, -1):
         da = dpre_ih[t]
         if t < full and not ln:  # every row valid: flat loops over the step, which vectorise
@@ -124,10 +123,7 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
                     daf[i] = g * (one - hf[i] * hf[i])
                 else:
                     daf[i] = g if hf[i] > zero else zero
-            if packed:  # every row's running gradient is replaced
-                mm_packed(da, Wp, dh, False)
-            else:
-                mm_nn(da, W_hh, dh, False)
+            step_grad(da, W_hh, Wp, dh, False, tmp, B * H)  # every row's running gradient is replaced
             continue
         for b in range(B):
             for j in range(H):
@@ -152,7 +148,4 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
             if t < lengths[b]:
                 for j in range(H):
                     dh[b, j] = zero
-        if packed:
-            mm_packed(da, Wp, dh, True)
-        else:
-            mm_nn_add(da, W_hh, dh, tmp[B * H:])
+        step_grad(da, W_hh, Wp, dh, True, tmp, B * H)
