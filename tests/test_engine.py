@@ -42,7 +42,8 @@ def test_cell_kernels_stay_within_their_declared_cache_width(cell, layer_norm):
     tmp = np.empty(B * G * H + B * H)  # the cells' scratch convention (rnnkit.backends.cpu.cells)
     kern = KERNELS[spec.code]
     cache = np.full((T, B, C + guard), np.nan)  # the kernel sees a wider row than it declared
-    kern.forward_sequence(xp, lengths, W_hh, b_hh, 0, peep, lnp, hs, cs, cache, tmp)
+    unpacked = np.empty((0, 0, 1))  # W_hh not packed: the unpacked per-step products
+    kern.forward_sequence(xp, lengths, W_hh, unpacked, b_hh, 0, peep, lnp, hs, cs, cache, tmp)
     assert np.isnan(cache[:, :, C:]).all(), "forward wrote past the declared cache width"
     for b, L in enumerate(lengths):
         if C:
@@ -50,7 +51,7 @@ def test_cell_kernels_stay_within_their_declared_cache_width(cell, layer_norm):
     before = cache.copy()
     dpi = np.zeros((T, B, G * H))
     dph = np.zeros((T, B, G * H))
-    kern.backward_sequence(rng.normal(size=(T, B, H)), lengths, W_hh, 0, peep, lnp, hs, cs, cache,
+    kern.backward_sequence(rng.normal(size=(T, B, H)), lengths, W_hh, unpacked, 0, peep, lnp, hs, cs, cache,
                            np.zeros((B, H)), np.zeros((B, H)), dpi, dph, np.zeros((B, H)), np.zeros((B, H)),
                            np.zeros_like(peep), np.zeros_like(lnp), tmp)
     np.testing.assert_array_equal(cache, before)

@@ -48,7 +48,7 @@ def test_weight_gradient_product_matches_numpy(dtype, M):
     A = rng.standard_normal((M, 40)).astype(dtype)
     B = rng.standard_normal((M, 70)).astype(dtype)
     out = np.full((40, 70), np.nan, dtype)
-    mm_tn_w(A, B, out, np.full(packed_len(70, TN_CHUNK), np.nan, dtype))
+    mm_tn_w(A, B, out, np.full(packed_len(70, TN_CHUNK), np.nan, dtype), False)
     _check(out, A.T.astype(float) @ B.astype(float), dtype)
 
 
@@ -172,3 +172,62 @@ def test_prediction_cut_in_parts_equals_the_whole(cell, bidirectional):
         whole = net.predict(theta, X, lengths, h0, c0, chunk=20, hidden_states=True)
     for key in ("out", "hT", "cT", "hseq"):
         np.testing.assert_array_equal(cut[key], whole[key], err_msg=key)
+
+
+def _chunked_steps(cell, N, H, chunks=2):
+    """Window steps that make ``chunks`` full projection chunks and a shorter one (and the chunk's steps)."""
+    from rnnkit.backends.cpu.stack import projection_chunk
+    from rnnkit.cells import CELLS
+
+    Tc = projection_chunk(10**6, N, CELLS[cell].n_gates * H)
+    return chunks * Tc + max(Tc // 2, 1), Tc
+
+
+@pytest.mark.compiled  # windows of 40-160 steps of 16 x 64 units: minutes as plain Python
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_windows_longer_than_a_projection_chunk_match_naive(cell, dtype, rtol):
+    """A window whose input projection runs in several chunks of steps (the cell resumed chunk after
+    chunk, lengths counted from each chunk's start): everything equals the reference, with sequences
+    ending before, at and after chunk boundaries."""
+    N, H = 16, 64
+    T, Tc = _chunked_steps(cell, N, H)
+    assert 1 < Tc < T, "the window must span more than one projection chunk"
+    lengths = [T, 1, Tc, Tc + 1, T - 1, 2 * Tc, Tc - 1 if Tc > 1 else 1, T] * 2
+    rng = np.random.default_rng(21)
+    net, theta, X, lengths, Y, h0, c0 = make_problem(rng, cell, "tanh", True, "cross_entropy", "sequence",
+                                                     N=N, T=T, I=6, H=H, K=3, lengths=lengths)
+    compare(net, theta, X, lengths, Y, h0, c0, dtype=dtype, rtol=rtol)
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize("cell,kw", [("lstm", dict(peephole=True)), ("gru", dict(layer_norm=True)),
+                                     ("rnn", dict(dropout=0.0))])
+def test_chunked_projection_in_stacked_bidirectional_networks(cell, kw):
+    """Two bidirectional layers over a window of several projection chunks (the reverse direction's
+    reversed inputs, the second layer's input): the loss against the reference, the gradient and the
+    input gradient against central differences."""
+    N, H = 8, 64
+    T, Tc = _chunked_steps(cell, N, H, chunks=1)
+    assert Tc < T
+    rng = np.random.default_rng(22)
+    net = Network(cell, 5, H, 3, num_layers=2, bidirectional=True, loss="cross_entropy", output="last", **kw)
+    theta = net.init_params(2)
+    X = rng.normal(size=(N, T, 5))
+    lengths = np.array([T, Tc, 1, Tc + 1, T - 1, 2, T, Tc - 1 if Tc > 1 else 1])
+    Y = rng.integers(0, 3, size=N)
+    h0 = rng.normal(size=(net.n_states, N, H)) * 0.5
+    c0 = rng.normal(size=(net.n_states, N, H)) * 0.5
+    loss, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
+    rloss = naive.network_loss(net, net.coefs(theta), X, lengths, Y, h0, c0, None)[0]
+    np.testing.assert_allclose(loss, rloss, rtol=1e-10)
+    eps = 1e-6
+    for _ in range(2):
+        v = rng.normal(size=theta.shape)
+        up = net.loss_and_grad(theta + eps * v, X, lengths, Y, h0, c0)[0]
+        down = net.loss_and_grad(theta - eps * v, X, lengths, Y, h0, c0)[0]
+        np.testing.assert_allclose(out["grad"] @ v, (up - down) / (2 * eps), rtol=1e-6)
+        vx = rng.normal(size=X.shape)
+        up = net.loss_and_grad(theta, X + eps * vx, lengths, Y, h0, c0)[0]
+        down = net.loss_and_grad(theta, X - eps * vx, lengths, Y, h0, c0)[0]
+        np.testing.assert_allclose(np.sum(out["dX"] * vx), (up - down) / (2 * eps), rtol=1e-6)

@@ -91,13 +91,6 @@ def packed_len(N, K):
 
 
 @njit(**JIT_OPTIONS)
-def pack_scratch(GH, H, IM):
-    """Elements of the packing scratch of a layer (``G*H`` gates, ``H`` units, inputs of at most ``IM``)."""
-    return max(packed_len(GH, H), packed_len(H, GH), packed_len(GH, IM), packed_len(IM, GH),
-               packed_len(max(H, IM), TN_CHUNK))
-
-
-@njit(**JIT_OPTIONS)
 def packs(M, N, K):
     """Whether an ``M x K`` by ``K x N`` product runs on a packed operand (the one home of that rule).
 
@@ -368,16 +361,17 @@ def step_grad(d, W, Wp, out, accumulate, buf, start):
 
 
 @njit(**JIT_OPTIONS)
-def mm_tn_w(A, B, out, buf):
-    """``out = A.T @ B`` for ``A`` (M, Ka), ``B`` (M, N): packed in chunks of :data:`TN_CHUNK` rows of ``B``.
+def mm_tn_w(A, B, out, buf, accumulate):
+    """``out (+)= A.T @ B`` for ``A`` (M, Ka), ``B`` (M, N), packed in chunks of :data:`TN_CHUNK` rows.
 
     ``buf`` holds :func:`packed_len` ``(N, TN_CHUNK)`` elements. Unpacked
     (:func:`~rnnkit.backends.cpu.linalg.mm_tn`) when the product does not pack.
+    ``M == 0``: ``out`` is zeroed (or left as it is when accumulating).
     """
     M = A.shape[0]
     if not packs(A.shape[1], B.shape[1], min(M, TN_CHUNK)):
-        mm_tn(A, B, out, False)
+        mm_tn(A, B, out, accumulate)
         return
     for m0 in range(0, M, TN_CHUNK):
         m1 = min(M, m0 + TN_CHUNK)
-        mm_packed(A[m0:m1].T, _pack(B[m0:m1], buf, False), out, m0 > 0)
+        mm_packed(A[m0:m1].T, _pack(B[m0:m1], buf, False), out, accumulate or m0 > 0)

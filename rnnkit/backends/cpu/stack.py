@@ -7,13 +7,17 @@ sequence reversed within its own length and its outputs are put back in time
 order. Dropout (inverted: kept values are scaled by ``1 / (1 - p)``)
 multiplies the outputs of every layer below the top and the features fed to
 the head, never the recurrent path. ``cell`` is the cell code, a compile-time
-literal (see :mod:`rnnkit.backends.cpu.cells`).
+literal (see :mod:`rnnkit.backends.cpu.cells`). A long window of many rows
+runs in chunks of steps (:func:`projection_chunk`): forward projects each
+chunk's inputs just before the cell's steps that read them, backward turns
+each chunk's pre-activation gradients into the weights' gradients at once, so
+that neither goes to memory and back.
 """
 
 import numpy as np
 from numba import njit
 
-from ..._config import INTERNAL
+from ..._config import INTERNAL, JIT_OPTIONS, PROJECTION_CHUNK
 from ...slots import (
     CFG_ACT,
     CFG_CACHE,
@@ -54,9 +58,9 @@ from ...slots import (
     WS_YS,
 )
 from . import cells
-from .gemm import mm_packed, mm_tn_w, pack_nn, pack_nt, packs
+from .gemm import mm_packed, mm_tn_w, pack_for
 from .linalg import all_zero, colsum, cview, mm_nn, mm_nt, mm_tn
-from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, v2, v3
+from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, steps, tmp_slots, v2, v3
 
 
 @njit(**INTERNAL)
@@ -135,41 +139,63 @@ def get_state(ws, cfg, T, B, hT, cT):
 
 
 @njit(**INTERNAL)
-def project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh):
-    """Input projection of (layer ``k``, direction ``d``) into ``WS_XP``: ``x_t @ W_ih.T`` plus the biases.
-
-    The reverse direction reads each sequence reversed within its length.
-    Cells whose ``b_hh`` adds where ``b_ih`` does (``CFG_SPLIT_HH == 0``) get
-    both folded in here.
-    """
+def projection_source(cfg, X, lengths, ws, drop, k, d):
+    """What (layer ``k``, direction ``d``) projects, (T*B, inputs): the layer's input, each sequence
+    reversed within its length (into ``WS_XR``) for the reverse direction."""
     T, B, I = X.shape
-    H = cfg[CFG_HIDDEN]
-    GH = cfg[CFG_GATES] * H
-    fold = cfg[CFG_SPLIT_HH] == 0
-    xp2 = v2(region(ws, WS_XP), 0, T * B, GH)
-    bsum = region(ws, WS_TMP)[:GH]  # free until the cell runs
     inp = cview(X, (T * B, I)) if k == 0 else layer_in(ws, cfg, k - 1, T, B, drop)
     if d == 0:
-        src = inp
-    else:
-        src = v2(region(ws, WS_XR), 0, T * B, inp.shape[1])
-        reverse_rows(inp, lengths, T, B, src)
-    if packs(T * B, GH, src.shape[1]):  # packing scratch after bsum: see the cells
-        mm_packed(src, pack_nt(W_ih, region(ws, WS_TMP)[B * GH + B * H:]), xp2, False)
-    else:
-        mm_nt(src, W_ih, xp2, False)
+        return inp
+    src = v2(region(ws, WS_XR), 0, T * B, inp.shape[1])
+    reverse_rows(inp, lengths, T, B, src)
+    return src
+
+
+@njit(**INTERNAL)
+def projection_weights(cfg, tmp, W_ih, b_ih, b_hh, B, M):
+    """``W_ih`` packed for products of ``M`` rows (empty when they run unpacked) and the bias to add.
+
+    Both in their own slots of the scratch ``tmp`` (``WS_TMP`` of a window of
+    ``B`` rows, :func:`~rnnkit.backends.cpu.workspace.tmp_slots`), so they stay
+    valid while the cell runs between two chunks. Cells whose ``b_hh`` adds
+    where ``b_ih`` does (``CFG_SPLIT_HH == 0``) get both folded into the bias.
+    """
+    GH = W_ih.shape[0]
+    _, _, wih, bias, _ = tmp_slots(cfg, B)
+    bsum = tmp[bias:bias + GH]
     if b_ih.shape[0] > 0:
+        fold = cfg[CFG_SPLIT_HH] == 0
         for j in range(GH):
             bsum[j] = b_ih[j] + b_hh[j] if fold else b_ih[j]
-        if GH < 16:  # too few columns to vectorise a row: each column's bias from a register (2x here)
+    return pack_for(W_ih, M, True, tmp, wih), bsum
+
+
+@njit(**INTERNAL)
+def project_rows(src, W_ih, Wpi, bsum, has_bias, out):
+    """``out = src @ W_ih.T`` (on ``Wpi``, :func:`projection_weights`, unless empty) plus ``bsum``."""
+    if Wpi.shape[0] > 0:
+        mm_packed(src, Wpi, out, False)
+    else:
+        mm_nt(src, W_ih, out, False)
+    if not has_bias:
+        return
+    R, GH = out.shape
+    if GH < 16:  # too few columns to vectorise a row: each column's bias from a register (2x here)
+        for j in range(GH):
+            bj = bsum[j]
+            for r in range(R):
+                out[r, j] += bj
+    else:
+        for r in range(R):
             for j in range(GH):
-                bj = bsum[j]
-                for r in range(T * B):
-                    xp2[r, j] += bj
-        else:
-            for r in range(T * B):
-                for j in range(GH):
-                    xp2[r, j] += bsum[j]
+                out[r, j] += bsum[j]
+
+
+@njit(**JIT_OPTIONS)
+def projection_chunk(T, B, GH):
+    """Steps per chunk of a window's input projection: at most :data:`~rnnkit._config.PROJECTION_CHUNK`
+    elements (at least one step), so that each chunk is still in the cache when the cell reads it."""
+    return max(1, min(T, PROJECTION_CHUNK // max(B * GH, 1)))
 
 
 @njit(**INTERNAL)
@@ -235,16 +261,35 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
     """
     T, B = X.shape[0], X.shape[1]
     H, L, D, C = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_CACHE]
+    GH = cfg[CFG_GATES] * H
     split = cfg[CFG_SPLIT_HH] != 0
-    xp = v3(region(ws, WS_XP), 0, T, B, cfg[CFG_GATES] * H)
+    tmp = region(ws, WS_TMP)
+    whh = tmp_slots(cfg, B)[0]
+    xp_all = region(ws, WS_XP)
+    # the projection runs in chunks of Tc steps, each just before the cell's steps that read it (written
+    # into the start of WS_XP, so still in the cache); the cell runs chunk by chunk on its window's
+    # states, with lengths counted from the chunk's first step
+    Tc = projection_chunk(T, B, GH)
+    lens = lengths if Tc == T else np.empty(B, np.int64)
     for k in range(L):
         for d in range(D):
             idx = k * D + d
             W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
-            project_inputs(cfg, X, lengths, ws, drop, k, d, W_ih, b_ih, b_hh)
-            cells.FORWARD[cell](xp, lengths, W_hh, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
-                                hs_of(ws, cfg, idx, T, B), cs_of(ws, cfg, idx, T, B),
-                                v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C), region(ws, WS_TMP))
+            src = projection_source(cfg, X, lengths, ws, drop, k, d)
+            Wpi, bsum = projection_weights(cfg, tmp, W_ih, b_ih, b_hh, B, Tc * B)
+            Wp = pack_for(W_hh, B, True, tmp, whh)  # once per window, for every chunk
+            hs, cs = hs_of(ws, cfg, idx, T, B), cs_of(ws, cfg, idx, T, B)
+            cache = v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C)
+            for t0 in range(0, T, Tc):
+                n = min(Tc, T - t0)
+                xp = v3(xp_all, 0, n, B, GH)
+                project_rows(src[t0 * B:(t0 + n) * B], W_ih, Wpi, bsum, b_ih.shape[0] > 0,
+                             cview(xp, (n * B, GH)))
+                if Tc < T:
+                    for b in range(B):
+                        lens[b] = min(max(lengths[b] - t0, 0), n)
+                cells.FORWARD[cell](xp, lens, W_hh, Wp, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
+                                    steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n), tmp)
             layer_outputs(cfg, lengths, ws, drop, k, d, T, B)
     head_forward(theta, off, cfg, ws, drop, T, B)
 
@@ -308,59 +353,44 @@ def state_grads_in(cfg, lengths, ws, k, d, cur, T, B, gpeep, glnp):
 
 
 @njit(**INTERNAL)
-def param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb_ih, gb_hh):
-    """After (``k``, ``d``)'s backward: the gradients of its weights and biases, and of its input."""
-    T, B, I = X.shape
-    H, D = cfg[CFG_HIDDEN], cfg[CFG_DIRS]
+def param_grads(cfg, lengths, ws, src, din, d, idx, t0, n, T, B, W_ih, Wpi, gW_ih, gW_hh, gb_ih, gb_hh, acc):
+    """After (layer, direction) ``idx``'s backward through steps ``t0 .. t0 + n - 1`` (their pre-activations'
+    gradients at the start of ``WS_XP`` / ``WS_DPH``): their share of the weights' and biases' gradients
+    (added to what earlier chunks left when ``acc``), and of the layer's input gradient ``din`` (rows
+    of those steps; reversed back into time order for the reverse direction ``d == 1``; not computed
+    when ``din`` is empty). ``src`` is what the projection read (:func:`projection_source`), ``Wpi``
+    ``W_ih`` packed for ``din`` (or empty)."""
+    H = cfg[CFG_HIDDEN]
     split = cfg[CFG_SPLIT_HH] != 0
     GH = cfg[CFG_GATES] * H
-    DH = D * H
-    TB = T * B
-    idx = k * D + d
-    dpi2 = v2(region(ws, WS_XP), 0, TB, GH)  # the projections' region: free once forward ran
-    dhh2 = v2(region(ws, WS_DPH), 0, TB, GH) if split else dpi2
-    if k > 0:
-        din = v2(region(ws, WS_DY), (1 - cur) * TB * DH, TB, DH)
-        inp = layer_in(ws, cfg, k - 1, T, B, drop)
-    else:
-        din = cview(dX, (TB, I)) if dX.shape[0] > 0 else v2(region(ws, WS_DY), cur * TB * DH, TB, DH)
-        inp = cview(X, (TB, I))
-    Ik = inp.shape[1]
-    if d == 0:
-        src = inp
-    else:
-        src = v2(region(ws, WS_XR), 0, TB, Ik)
-        reverse_rows(inp, lengths, T, B, src)
-    pbuf = region(ws, WS_TMP)[B * GH + B * H:]  # the packing scratch (see the cells' conventions)
-    mm_tn_w(dpi2, src, gW_ih, pbuf)
-    hprev = v2(region(ws, WS_HS), idx * (T + 1) * B * H, TB, H)  # h_0 .. h_{T-1}
-    r0 = B if all_zero(hprev[:B]) else 0  # a zero initial state adds nothing to the weights' gradient
-    mm_tn_w(dhh2[r0:], hprev[r0:], gW_hh, pbuf)
+    R = n * B
+    r0 = t0 * B
+    dpi2 = v2(region(ws, WS_XP), 0, R, GH)
+    dhh2 = v2(region(ws, WS_DPH), 0, R, GH) if split else dpi2
+    pbuf = region(ws, WS_TMP)[tmp_slots(cfg, B)[1]:]
+    mm_tn_w(dpi2, src[r0:r0 + R], gW_ih, pbuf, acc)
+    hprev = v2(region(ws, WS_HS), idx * (T + 1) * B * H + r0 * H, R, H)  # h_t0 .. h_{t0+n-1}
+    z = B if t0 == 0 and all_zero(hprev[:B]) else 0  # a zero initial state adds nothing to the gradient
+    mm_tn_w(dhh2[z:], hprev[z:], gW_hh, pbuf, acc)
     if gb_ih.shape[0] > 0:
-        colsum(dpi2, gb_ih, False)
+        colsum(dpi2, gb_ih, acc)
         if split:
-            colsum(dhh2, gb_hh, False)
-        else:  # the same array: the same sums
-            for j in range(GH):
-                gb_hh[j] = gb_ih[j]
-    if k > 0 or dX.shape[0] > 0:
-        # the reverse direction's input gradient is in reversed time: through a buffer, added back below
-        dxr = din if d == 0 else v2(region(ws, WS_DXR), 0, TB, Ik)
-        if packs(TB, Ik, GH):
-            mm_packed(dpi2, pack_nn(W_ih, pbuf), dxr, False)
-        else:
-            mm_nn(dpi2, W_ih, dxr, False)
-        if d == 1:
-            for b in range(B):
-                Lb = lengths[b]
-                for s in range(Lb):
-                    for j in range(Ik):
-                        din[(Lb - 1 - s) * B + b, j] += dxr[s * B + b, j]
-    if d == D - 1 and k > 0 and drop:
-        m = mask_of(ws, cfg, k - 1, T, B)
-        for r in range(TB):
-            for j in range(DH):
-                din[r, j] *= m[r, j]
+            colsum(dhh2, gb_hh, acc)
+    if din.shape[0] == 0:
+        return
+    Ik = din.shape[1]
+    # the reverse direction's input gradient is in reversed time: through a buffer, added back below
+    dxr = din[r0:r0 + R] if d == 0 else v2(region(ws, WS_DXR), 0, R, Ik)
+    if Wpi.shape[0] > 0:
+        mm_packed(dpi2, Wpi, dxr, False)
+    else:
+        mm_nn(dpi2, W_ih, dxr, False)
+    if d == 1:
+        for b in range(B):
+            Lb = lengths[b]
+            for s in range(t0, min(t0 + n, Lb)):
+                for j in range(Ik):
+                    din[(Lb - 1 - s) * B + b, j] += dxr[(s - t0) * B + b, j]
 
 
 @njit(**INTERNAL)
@@ -370,25 +400,66 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     Writes the full gradient into ``grad`` (same layout as ``theta``), the
     gradient of the initial states into ``dh0``/``dc0`` (L*D, B, H) and, when
     ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
-    Only the call of the cell's kernel depends on ``cell``.
+    Only the call of the cell's kernel depends on ``cell``. Each (layer,
+    direction) runs back through the window in the forward pass's chunks of
+    steps (:func:`projection_chunk`), last chunk first, the running state
+    gradients carried from chunk to chunk in ``dh0``/``dc0``; each chunk's
+    pre-activation gradients are written at the start of their regions and
+    turned into the weights' gradients (:func:`param_grads`) while they are
+    still in the cache.
     """
     T, B = X.shape[0], X.shape[1]
     H, L, D, C = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_CACHE]
     GH = cfg[CFG_GATES] * H
+    DH = D * H
+    TB = T * B
+    split = cfg[CFG_SPLIT_HH] != 0
     head_backward(theta, off, cfg, ws, drop, grad, T, B)
-    dpi = v3(region(ws, WS_XP), 0, T, B, GH)  # the projections' region: free once forward ran
-    dph = v3(region(ws, WS_DPH), 0, T if cfg[CFG_SPLIT_HH] != 0 else 0, B, GH)
+    tmp = region(ws, WS_TMP)
+    whh, _, wih, _, _ = tmp_slots(cfg, B)
+    dlast, dzero = v2(region(ws, WS_DLAST), 0, B, H), v2(region(ws, WS_DZERO), 0, B, H)
+    Tc = projection_chunk(T, B, GH)
+    n_chunks = -(-T // Tc)
+    lens = lengths if Tc == T else np.empty(B, np.int64)
     cur = np.int64(0)  # not a literal 0: one compilation of the helpers it is passed to
     for k in range(L - 1, -1, -1):
+        if k > 0:
+            din = v2(region(ws, WS_DY), (1 - cur) * TB * DH, TB, DH)
+        elif dX.shape[0] > 0:
+            din = cview(dX, (TB, X.shape[2]))
+        else:  # no input gradient wanted
+            din = v2(region(ws, WS_DY), 0, 0, DH)
         for d in range(D):
             idx = k * D + d
             W_ih, W_hh, b_ih, b_hh, peep, lnp = layer_params(theta, off, cfg, idx)
             gW_ih, gW_hh, gb_ih, gb_hh, gpeep, glnp = layer_params(grad, off, cfg, idx)
             dhs = state_grads_in(cfg, lengths, ws, k, d, cur, T, B, gpeep, glnp)
-            cells.BACKWARD[cell](dhs, lengths, W_hh, cfg[CFG_ACT], peep, lnp, hs_of(ws, cfg, idx, T, B),
-                                 cs_of(ws, cfg, idx, T, B),
-                                 v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C),
-                                 v2(region(ws, WS_DLAST), 0, B, H), v2(region(ws, WS_DZERO), 0, B, H), dpi,
-                                 dph, dh0[idx], dc0[idx], gpeep, glnp, region(ws, WS_TMP))
-            param_grads(cfg, X, lengths, ws, drop, dX, k, d, cur, W_ih, gW_ih, gW_hh, gb_ih, gb_hh)
+            hs, cs = hs_of(ws, cfg, idx, T, B), cs_of(ws, cfg, idx, T, B)
+            cache = v3(region(ws, WS_CACHE), idx * T * B * C, T, B, C)
+            src = projection_source(cfg, X, lengths, ws, drop, k, d)
+            Wp = pack_for(W_hh, B, False, tmp, whh)  # once per window, for every chunk
+            Wpi = pack_for(W_ih, Tc * B if din.shape[0] > 0 else 0, False, tmp, wih)
+            for ci in range(n_chunks - 1, -1, -1):
+                t0 = ci * Tc
+                n = min(Tc, T - t0)
+                if Tc < T:
+                    for b in range(B):
+                        lens[b] = min(max(lengths[b] - t0, 0), n)
+                last = ci == n_chunks - 1
+                cells.BACKWARD[cell](steps(dhs, t0, n), lens, W_hh, Wp, cfg[CFG_ACT], peep, lnp,
+                                     steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n),
+                                     dlast if last else dh0[idx], dzero if last else dc0[idx],
+                                     v3(region(ws, WS_XP), 0, n, B, GH),
+                                     v3(region(ws, WS_DPH), 0, n if split else 0, B, GH),
+                                     dh0[idx], dc0[idx], gpeep, glnp, tmp)
+                param_grads(cfg, lengths, ws, src, din, d, idx, t0, n, T, B, W_ih, Wpi, gW_ih, gW_hh, gb_ih,
+                            gb_hh, not last)
+            if gb_ih.shape[0] > 0 and not split:  # the same pre-activations: the same sums
+                for j in range(GH):
+                    gb_hh[j] = gb_ih[j]
+        if k > 0 and drop:
+            m = mask_of(ws, cfg, k - 1, T, B)
+            for r in range(TB):
+                for j in range(DH):
+                    din[r, j] *= m[r, j]
         cur = 1 - cur

@@ -31,8 +31,31 @@ from ...slots import (
     WS_XD,
     WS_YS,
 )
-from .gemm import pack_scratch
+from .gemm import TN_CHUNK, packed_len
 from .linalg import cview
+
+
+@njit(**INTERNAL)
+def tmp_slots(cfg, B):
+    """Where the parts of the scratch region ``WS_TMP`` of a window of ``B`` rows start, and its length.
+
+    ``(whh, tn, wih, bias, end)``: the cells' own scratch comes first
+    (``B*G*H + B*H``, see :mod:`rnnkit.backends.cpu.cells`), then ``W_hh``
+    packed for a pass's per-step products (``whh``), the packing scratch of
+    the weights' gradients (``tn``, :func:`~rnnkit.backends.cpu.gemm.mm_tn_w`),
+    ``W_ih`` packed for the input projection or the input gradient (``wih``)
+    and the projection's bias (``bias``, ``G*H``). Each holds what a window
+    packs once while the steps run chunk after chunk
+    (:func:`~rnnkit.backends.cpu.stack.forward`, :func:`~rnnkit.backends.cpu.stack.backward`).
+    """
+    H = cfg[CFG_HIDDEN]
+    GH = cfg[CFG_GATES] * H
+    IM = max(cfg[CFG_INPUT], cfg[CFG_DIRS] * H)
+    whh = B * GH + B * H
+    tn = whh + max(packed_len(GH, H), packed_len(H, GH))
+    wih = tn + packed_len(max(H, IM), TN_CHUNK)
+    bias = wih + max(packed_len(GH, IM), packed_len(IM, GH))
+    return whh, tn, wih, bias, bias + GH
 
 
 @njit(**INTERNAL)
@@ -66,7 +89,7 @@ def ws_offsets(T, B, cfg, drop):
         B * DH,                                              # WS_DHL
         B * H,                                               # WS_DLAST
         B * H,                                               # WS_DZERO
-        B * GH + B * H + pack_scratch(GH, H, IM),            # WS_TMP (see the cells' conventions)
+        tmp_slots(cfg, B)[4],                                # WS_TMP (see tmp_slots)
     ], dtype=np.int64)
     offs = np.zeros(N_WS + 1, np.int64)
     for i in range(N_WS):
@@ -105,6 +128,16 @@ def v2(buf, start, a, b):
 def v3(buf, start, a, b, c):
     """``buf[start:start + a*b*c]`` as (a, b, c)."""
     return cview(buf[start:start + a * b * c], (a, b, c))
+
+
+@njit(inline="always", **INTERNAL)
+def steps(a, t0, n):
+    """Steps ``t0 .. t0 + n - 1`` of a C-contiguous (T, B, X) ``a`` as a C-contiguous view; an empty ``a``
+    (a cell without a cell state) as it is."""
+    if a.shape[0] == 0:
+        return a
+    m = a.shape[1] * a.shape[2]
+    return cview(cview(a, (a.size,))[t0 * m:(t0 + n) * m], (n, a.shape[1], a.shape[2]))
 
 
 @njit(**INTERNAL)

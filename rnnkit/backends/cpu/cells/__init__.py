@@ -10,7 +10,17 @@ numba's on-disk cache keeps one entry per cell.
 Conventions shared by every cell's kernels:
 
 * time-major arrays; ``xp`` (T, B, G*H) is the input projection
-  ``x_t @ W_ih.T + b_ih`` of every step, computed by the caller as one GEMM;
+  ``x_t @ W_ih.T + b_ih`` of every step, computed by the caller (which may
+  run a window in chunks of steps: :func:`rnnkit.backends.cpu.stack.forward`);
+* ``Wp`` is ``W_hh`` packed by the caller for the pass's per-step products
+  (:func:`~rnnkit.backends.cpu.gemm.pack_for`: for ``h @ W_hh.T`` forward,
+  ``d @ W_hh`` backward; once per window), or an empty (0, 0, 1) array when
+  they run unpacked;
+* the caller may run a window in chunks of steps, each call on the chunk's
+  steps of every array (``hs``, ``cs`` one step more) with ``lengths``
+  counted from the chunk's first step; backward then goes through the chunks
+  last first, each call's ``dh_last``/``dc_last`` being the ``dh0``/``dc0``
+  the call before left;
 * ``hs`` (T+1, B, H): ``hs[0]`` is the initial state, ``hs[t+1]`` the state
   after step ``t``; steps ``t >= lengths[b]`` copy the previous state;
 * ``cs`` likewise for the LSTM cell state (unused here);
@@ -21,13 +31,11 @@ Conventions shared by every cell's kernels:
   (``dpre_ih``, ``dpre_hh``, (T, B, G*H), zero at masked steps) and of the
   initial state, from the gradients ``dhs`` (T, B, H) of every step's output
   and ``dh_last``/``dc_last`` of the final state;
-* ``tmp`` (B*G*H + B*H, then the packing scratch of
-  :func:`~rnnkit.backends.cpu.gemm.pack_scratch`) is scratch: kernels allocate
-  nothing; each pass packs ``W_hh`` once into ``tmp[B*G*H + B*H:]`` when its
-  per-step products run packed (:func:`~rnnkit.backends.cpu.gemm.pack_for`,
-  :func:`~rnnkit.backends.cpu.gemm.mm_packed`); otherwise backward passes add their
-  recurrent product ``da @ W_hh`` through ``tmp[B*G*H:]``
-  (:func:`~rnnkit.backends.cpu.linalg.mm_nn_add`).
+* ``tmp`` is scratch (kernels allocate nothing): the kernels use its first
+  ``B*G*H + B*H`` elements, where backward passes whose products run
+  unpacked add their recurrent product ``da @ W_hh`` through ``tmp[B*G*H:]``
+  (:func:`~rnnkit.backends.cpu.linalg.mm_nn_add`); ``Wp`` and what the caller
+  keeps between chunks follow (:func:`~rnnkit.backends.cpu.workspace.tmp_slots`).
 """
 
 import importlib

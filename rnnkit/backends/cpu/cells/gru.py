@@ -3,20 +3,19 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS, SMALL_ROW
-from ..gemm import pack_for, step_grad, step_product
+from ..gemm import step_grad, step_product
 from ..linalg import all_zero, cview, mm_nn_add
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
 @njit(**JIT_OPTIONS)
-def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp):
+def forward_sequence(xp, lengths, W_hh, Wp, b_hh, act, peep, lnp, hs, cs, cache, tmp):
     """Run the cell over a whole (T, B) window; see :mod:`rnnkit.cells.rnn`."""
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     one = xp.dtype.type(1)
     has_bias = b_hh.shape[0] > 0
     ln = lnp.shape[0] > 0
     gh = cview(tmp[:B * 3 * H], (B, 3 * H))
-    Wp = pack_for(W_hh, B, True, tmp, B * 3 * H + B * H)
     zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     if not ln and H <= SMALL_ROW:
         # rows of at most SMALL_ROW units without layer norm: no row views. A view costs numba
@@ -97,7 +96,7 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
 
 @njit(**JIT_OPTIONS)
 def backward_sequence(
-    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    dhs, lengths, W_hh, Wp, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
     gpeep, glnp, tmp,
 ):
     """Backpropagate through the window, filling ``dpre_ih`` and ``dpre_hh``."""
@@ -144,7 +143,6 @@ def backward_sequence(
     for b in range(B):
         for j in range(H):
             dh[b, j] = dh_last[b, j]
-    Wp = pack_for(W_hh, B, False, tmp, B * 3 * H + B * H)
     for t in range(T - 1, -1, -1):
         dai = dpre_ih[t]
         dah = dpre_hh[t]

@@ -2,20 +2,19 @@
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import pack_for, step_grad, step_product
+from ..gemm import step_grad, step_product
 from ..linalg import all_zero, cview
 from ..numeric import ln_backward, ln_forward, sigmoid, tanh
 
 
 @njit(**JIT_OPTIONS)
-def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp):
+def forward_sequence(xp, lengths, W_hh, Wp, b_hh, act, peep, lnp, hs, cs, cache, tmp):
     """Run the cell over a whole (T, B) window; see :mod:`rnnkit.cells.rnn`."""
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     has_bias = b_hh.shape[0] > 0
     has_peep = peep.shape[0] > 0
     ln = lnp.shape[0] > 0
     gh = cview(tmp[:B * 4 * H], (B, 4 * H))
-    Wp = pack_for(W_hh, B, True, tmp, B * 4 * H + B * H)
     zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     for t in range(T):
         hprev = hs[t]
@@ -83,7 +82,7 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
 
 @njit(**JIT_OPTIONS)
 def backward_sequence(
-    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    dhs, lengths, W_hh, Wp, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
     gpeep, glnp, tmp,
 ):
     """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
@@ -93,7 +92,6 @@ def backward_sequence(
     has_peep = peep.shape[0] > 0
     ln = lnp.shape[0] > 0
     dch = tmp[:H if ln else 0]
-    Wp = pack_for(W_hh, B, False, tmp, B * 4 * H + B * H)
     dh = dh0
     dc = dc0
     for b in range(B):

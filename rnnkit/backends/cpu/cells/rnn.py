@@ -3,16 +3,16 @@ import numpy as np
 from numba import njit
 
 from ...._config import JIT_OPTIONS
-from ..gemm import pack_for, step_grad, step_product
+from ..gemm import step_grad, step_product
 from ..linalg import all_zero, cview, min_length
 from ..numeric import ln_backward, ln_forward, tanh
 
 
 @njit(**JIT_OPTIONS)
-def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp):
+def forward_sequence(xp, lengths, W_hh, Wp, b_hh, act, peep, lnp, hs, cs, cache, tmp):
     """Run the cell over a whole (T, B) window; see the module docstring."""
     if lnp.shape[0] > 0:
-        _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp)
+        _forward_ln(xp, lengths, W_hh, Wp, b_hh, act, lnp, hs, cache, tmp)
         return
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     zero = xp.dtype.type(0)
@@ -21,7 +21,6 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
     ghf = tmp[:B * H]
     full = min_length(lengths)
     n = np.uint64(B * H)
-    Wp = pack_for(W_hh, B, True, tmp, 2 * B * H)
     zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     # scalar indexing, no row views (their reference counting dominates at small H)
     for t in range(T):
@@ -54,13 +53,12 @@ def forward_sequence(xp, lengths, W_hh, b_hh, act, peep, lnp, hs, cs, cache, tmp
 
 
 @njit(**JIT_OPTIONS)
-def _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp):
+def _forward_ln(xp, lengths, W_hh, Wp, b_hh, act, lnp, hs, cache, tmp):
     """:func:`forward_sequence` of the layer-normalised cell."""
     T, B, H = xp.shape[0], xp.shape[1], hs.shape[2]
     zero = xp.dtype.type(0)
     has_bias = b_hh.shape[0] > 0
     gh = cview(tmp[:B * H], (B, H))
-    Wp = pack_for(W_hh, B, True, tmp, 2 * B * H)
     zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     for t in range(T):
         hprev = hs[t]
@@ -90,18 +88,18 @@ def _forward_ln(xp, lengths, W_hh, b_hh, act, lnp, hs, cache, tmp):
 
 @njit(**JIT_OPTIONS)
 def backward_sequence(
-    dhs, lengths, W_hh, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
+    dhs, lengths, W_hh, Wp, act, peep, lnp, hs, cs, cache, dh_last, dc_last, dpre_ih, dpre_hh, dh0, dc0,
     gpeep, glnp, tmp,
 ):
     """Backpropagate through the window (``dpre_hh`` is unused: it equals ``dpre_ih``)."""
     if lnp.shape[0] > 0:
-        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, True)
+        _backward_impl(dhs, lengths, W_hh, Wp, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, True)
     else:
-        _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, False)
+        _backward_impl(dhs, lengths, W_hh, Wp, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, False)
 
 
 @njit(**JIT_OPTIONS)
-def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, ln):
+def _backward_impl(dhs, lengths, W_hh, Wp, act, lnp, cache, hs, dh_last, dpre_ih, dh0, glnp, tmp, ln):
     T, B, H = dhs.shape
     zero = dhs.dtype.type(0)
     one = dhs.dtype.type(1)
@@ -112,7 +110,6 @@ def _backward_impl(dhs, lengths, W_hh, act, lnp, cache, hs, dh_last, dpre_ih, dh
     full = min_length(lengths)
     n = np.uint64(B * H)
     dhf = cview(dh, (B * H,))
-    Wp = pack_for(W_hh, B, False, tmp, 2 * B * H)
     for t in range(T - 1, -1, -1):
         da = dpre_ih[t]
         if t < full and not ln:  # every row valid: flat loops over the step, which vectorise
