@@ -138,7 +138,7 @@ def get_state(ws, cfg, T, B, hT, cT):
                     cT[idx, b, j] = cs[T, b, j]
 
 
-@njit(**INTERNAL)
+@njit(inline="always", **INTERNAL)
 def projection_source(cfg, X, lengths, ws, drop, k, d):
     """What (layer ``k``, direction ``d``) projects, (T*B, inputs): the layer's input, each sequence
     reversed within its length (into ``WS_XR``) for the reverse direction."""
@@ -151,7 +151,7 @@ def projection_source(cfg, X, lengths, ws, drop, k, d):
     return src
 
 
-@njit(**INTERNAL)
+@njit(inline="always", **INTERNAL)
 def projection_weights(cfg, tmp, W_ih, b_ih, b_hh, B, M):
     """``W_ih`` packed for products of ``M`` rows (empty when they run unpacked) and the bias to add.
 
@@ -170,7 +170,7 @@ def projection_weights(cfg, tmp, W_ih, b_ih, b_hh, B, M):
     return pack_for(W_ih, M, True, tmp, wih), bsum
 
 
-@njit(**INTERNAL)
+@njit(inline="always", **INTERNAL)
 def project_rows(src, W_ih, Wpi, bsum, has_bias, out):
     """``out = src @ W_ih.T`` (on ``Wpi``, :func:`projection_weights`, unless empty) plus ``bsum``."""
     if Wpi.shape[0] > 0:
@@ -191,7 +191,7 @@ def project_rows(src, W_ih, Wpi, bsum, has_bias, out):
                 out[r, j] += bsum[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def projection_chunk(T, B, GH):
     """Steps per chunk of a window's input projection: at most :data:`~rnnkit._config.PROJECTION_CHUNK`
     elements (at least one step), so that each chunk is still in the cache when the cell reads it."""

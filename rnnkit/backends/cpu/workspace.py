@@ -35,7 +35,7 @@ from .gemm import TN_CHUNK, packed_len
 from .linalg import cview
 
 
-@njit(**INTERNAL)
+@njit(inline="always", **INTERNAL)
 def tmp_slots(cfg, B):
     """Where the parts of the scratch region ``WS_TMP`` of a window of ``B`` rows start, and its length.
 
