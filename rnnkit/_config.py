@@ -45,7 +45,7 @@ PACK_MIN_WORK = 65536
 #: still in the core's cache when the cell reads it. Written in one piece,
 #: a large window's projection went to memory and came back from it (GRU-128,
 #: 64 rows of 28 steps: 2.75 MB; its product 0.61 ms in the fit against 0.36 ms
-#: alone). Read through :func:`rnnkit.backends.cpu.stack.projection_chunk` only.
+#: alone). Read through :func:`rnnkit.backends.cpu.stack.window_chunk` only.
 PROJECTION_CHUNK = 65536
 #: Cells whose rows have at most this many units run loops without row views
 #: (a view's reference counting costs more than a small row's arithmetic).

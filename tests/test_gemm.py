@@ -174,12 +174,12 @@ def test_prediction_cut_in_parts_equals_the_whole(cell, bidirectional):
         np.testing.assert_array_equal(cut[key], whole[key], err_msg=key)
 
 
-def _chunked_steps(cell, N, H, chunks=2):
-    """Window steps that make ``chunks`` full projection chunks and a shorter one (and the chunk's steps)."""
-    from rnnkit.backends.cpu.stack import projection_chunk
-    from rnnkit.cells import CELLS
+def _chunked_steps(net, N, chunks=2):
+    """Window steps of ``N`` rows that make ``chunks`` full chunks of ``net``'s and a shorter one (and a
+    chunk's steps)."""
+    from rnnkit.backends.cpu.stack import window_chunk
 
-    Tc = projection_chunk(10**6, N, CELLS[cell].n_gates * H)
+    Tc = window_chunk(net.cfg, 10**6, N)
     return chunks * Tc + max(Tc // 2, 1), Tc
 
 
@@ -191,7 +191,7 @@ def test_windows_longer_than_a_projection_chunk_match_naive(cell, dtype, rtol):
     chunk, lengths counted from each chunk's start): everything equals the reference, with sequences
     ending before, at and after chunk boundaries."""
     N, H = 16, 64
-    T, Tc = _chunked_steps(cell, N, H)
+    T, Tc = _chunked_steps(Network(cell, 6, H, 3), N)
     assert 1 < Tc < T, "the window must span more than one projection chunk"
     lengths = [T, 1, Tc, Tc + 1, T - 1, 2 * Tc, Tc - 1 if Tc > 1 else 1, T] * 2
     rng = np.random.default_rng(21)
@@ -208,10 +208,10 @@ def test_chunked_projection_in_stacked_bidirectional_networks(cell, kw):
     reversed inputs, the second layer's input): the loss against the reference, the gradient and the
     input gradient against central differences."""
     N, H = 8, 64
-    T, Tc = _chunked_steps(cell, N, H, chunks=1)
-    assert Tc < T
-    rng = np.random.default_rng(22)
     net = Network(cell, 5, H, 3, num_layers=2, bidirectional=True, loss="cross_entropy", output="last", **kw)
+    T, Tc = _chunked_steps(net, N, chunks=1)
+    assert 1 < Tc < T
+    rng = np.random.default_rng(22)
     theta = net.init_params(2)
     X = rng.normal(size=(N, T, 5))
     lengths = np.array([T, Tc, 1, Tc + 1, T - 1, 2, T, Tc - 1 if Tc > 1 else 1])

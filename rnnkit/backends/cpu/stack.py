@@ -8,7 +8,7 @@ order. Dropout (inverted: kept values are scaled by ``1 / (1 - p)``)
 multiplies the outputs of every layer below the top and the features fed to
 the head, never the recurrent path. ``cell`` is the cell code, a compile-time
 literal (see :mod:`rnnkit.backends.cpu.cells`). A long window of many rows
-runs in chunks of steps (:func:`projection_chunk`): forward projects each
+runs in chunks of steps (:func:`window_chunk`): forward projects each
 chunk's inputs just before the cell's steps that read them, backward turns
 each chunk's pre-activation gradients into the weights' gradients at once, so
 that neither goes to memory and back.
@@ -24,6 +24,7 @@ from ...slots import (
     CFG_DIRS,
     CFG_GATES,
     CFG_HIDDEN,
+    CFG_INPUT,
     CFG_LAYERS,
     CFG_MODE,
     CFG_OUTPUTS,
@@ -192,10 +193,28 @@ def project_rows(src, W_ih, Wpi, bsum, has_bias, out):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def projection_chunk(T, B, GH):
-    """Steps per chunk of a window's input projection: at most :data:`~rnnkit._config.PROJECTION_CHUNK`
-    elements (at least one step), so that each chunk is still in the cache when the cell reads it."""
-    return max(1, min(T, PROJECTION_CHUNK // max(B * GH, 1)))
+def window_chunk(cfg, T, B):
+    """Steps per chunk of a window of ``T`` steps and ``B`` rows (``T``: the window runs whole).
+
+    A chunk's input projection holds at most
+    :data:`~rnnkit._config.PROJECTION_CHUNK` elements (at least one step),
+    so that it is still in the cache when the cell reads it; and at least
+    as many rows as the weights' gradients have columns (``H`` plus the
+    widest layer input), so that accumulating those gradients chunk by
+    chunk moves no more data than the chunk's own pre-activation gradients
+    do. A window whose chunks would then hold more than four times
+    ``PROJECTION_CHUNK`` runs whole (LSTM-512's 2048 x 544 weight gradient
+    accumulated over chunks of one step of 32 rows took its fit from 364-407
+    to 448 ms).
+    """
+    H = cfg[CFG_HIDDEN]
+    GH = cfg[CFG_GATES] * H
+    row = max(B * GH, 1)
+    wide = H + (cfg[CFG_INPUT] if cfg[CFG_LAYERS] == 1 else max(cfg[CFG_INPUT], cfg[CFG_DIRS] * H))
+    Tc = max(1, PROJECTION_CHUNK // row, -(-wide // max(B, 1)))
+    if Tc * row > 4 * PROJECTION_CHUNK:
+        return T
+    return min(T, Tc)
 
 
 @njit(**INTERNAL)
@@ -269,7 +288,7 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
     # the projection runs in chunks of Tc steps, each just before the cell's steps that read it (written
     # into the start of WS_XP, so still in the cache); the cell runs chunk by chunk on its window's
     # states, with lengths counted from the chunk's first step
-    Tc = projection_chunk(T, B, GH)
+    Tc = window_chunk(cfg, T, B)
     lens = lengths if Tc == T else np.empty(B, np.int64)
     for k in range(L):
         for d in range(D):
@@ -402,7 +421,7 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
     Only the call of the cell's kernel depends on ``cell``. Each (layer,
     direction) runs back through the window in the forward pass's chunks of
-    steps (:func:`projection_chunk`), last chunk first, the running state
+    steps (:func:`window_chunk`), last chunk first, the running state
     gradients carried from chunk to chunk in ``dh0``/``dc0``; each chunk's
     pre-activation gradients are written at the start of their regions and
     turned into the weights' gradients (:func:`param_grads`) while they are
@@ -418,7 +437,7 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
     tmp = region(ws, WS_TMP)
     whh, _, wih, _, _ = tmp_slots(cfg, B)
     dlast, dzero = v2(region(ws, WS_DLAST), 0, B, H), v2(region(ws, WS_DZERO), 0, B, H)
-    Tc = projection_chunk(T, B, GH)
+    Tc = window_chunk(cfg, T, B)
     n_chunks = -(-T // Tc)
     lens = lengths if Tc == T else np.empty(B, np.int64)
     cur = np.int64(0)  # not a literal 0: one compilation of the helpers it is passed to
