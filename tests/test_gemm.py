@@ -118,6 +118,24 @@ def test_weight_gradients_over_several_chunks_match_naive():
     compare(*prob, dtype=np.float64, rtol=1e-10)
 
 
+def _check_against_reference_and_differences(net, theta, X, lengths, Y, h0, c0, rng, n_directions):
+    """The loss against the NumPy reference (1e-10), and the gradient and input gradient against central
+    differences of the loss along ``n_directions`` random directions each (1e-6)."""
+    loss, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
+    rloss = naive.network_loss(net, net.coefs(theta), X, lengths, Y, h0, c0, None)[0]
+    np.testing.assert_allclose(loss, rloss, rtol=1e-10)
+    eps = 1e-6
+    for _ in range(n_directions):
+        v = rng.normal(size=theta.shape)
+        up = net.loss_and_grad(theta + eps * v, X, lengths, Y, h0, c0)[0]
+        down = net.loss_and_grad(theta - eps * v, X, lengths, Y, h0, c0)[0]
+        np.testing.assert_allclose(out["grad"] @ v, (up - down) / (2 * eps), rtol=1e-6)
+        vx = rng.normal(size=X.shape)
+        up = net.loss_and_grad(theta, X + eps * vx, lengths, Y, h0, c0)[0]
+        down = net.loss_and_grad(theta, X - eps * vx, lengths, Y, h0, c0)[0]
+        np.testing.assert_allclose(np.sum(out["dX"] * vx), (up - down) / (2 * eps), rtol=1e-6)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_packed_stacked_bidirectional_gradient_is_the_derivative(cell):
     """Two bidirectional layers whose products run packed (the second layer's input gradient, the
@@ -133,19 +151,7 @@ def test_packed_stacked_bidirectional_gradient_is_the_derivative(cell):
     Y = rng.integers(0, 3, size=(N, T))
     h0 = rng.normal(size=(net.n_states, N, H)) * 0.5
     c0 = rng.normal(size=(net.n_states, N, H)) * 0.5
-    loss, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
-    rloss = naive.network_loss(net, net.coefs(theta), X, lengths, Y, h0, c0, None)[0]
-    np.testing.assert_allclose(loss, rloss, rtol=1e-10)
-    eps = 1e-6
-    for _ in range(3):
-        v = rng.normal(size=theta.shape)
-        up = net.loss_and_grad(theta + eps * v, X, lengths, Y, h0, c0)[0]
-        down = net.loss_and_grad(theta - eps * v, X, lengths, Y, h0, c0)[0]
-        np.testing.assert_allclose(out["grad"] @ v, (up - down) / (2 * eps), rtol=1e-6)
-        vx = rng.normal(size=X.shape)
-        up = net.loss_and_grad(theta, X + eps * vx, lengths, Y, h0, c0)[0]
-        down = net.loss_and_grad(theta, X - eps * vx, lengths, Y, h0, c0)[0]
-        np.testing.assert_allclose(np.sum(out["dX"] * vx), (up - down) / (2 * eps), rtol=1e-6)
+    _check_against_reference_and_differences(net, theta, X, lengths, Y, h0, c0, rng, n_directions=3)
 
 
 @pytest.mark.compiled
@@ -218,16 +224,4 @@ def test_chunked_projection_in_stacked_bidirectional_networks(cell, kw):
     Y = rng.integers(0, 3, size=N)
     h0 = rng.normal(size=(net.n_states, N, H)) * 0.5
     c0 = rng.normal(size=(net.n_states, N, H)) * 0.5
-    loss, out = net.loss_and_grad(theta, X, lengths, Y, h0, c0, input_grad=True)
-    rloss = naive.network_loss(net, net.coefs(theta), X, lengths, Y, h0, c0, None)[0]
-    np.testing.assert_allclose(loss, rloss, rtol=1e-10)
-    eps = 1e-6
-    for _ in range(2):
-        v = rng.normal(size=theta.shape)
-        up = net.loss_and_grad(theta + eps * v, X, lengths, Y, h0, c0)[0]
-        down = net.loss_and_grad(theta - eps * v, X, lengths, Y, h0, c0)[0]
-        np.testing.assert_allclose(out["grad"] @ v, (up - down) / (2 * eps), rtol=1e-6)
-        vx = rng.normal(size=X.shape)
-        up = net.loss_and_grad(theta, X + eps * vx, lengths, Y, h0, c0)[0]
-        down = net.loss_and_grad(theta, X - eps * vx, lengths, Y, h0, c0)[0]
-        np.testing.assert_allclose(np.sum(out["dX"] * vx), (up - down) / (2 * eps), rtol=1e-6)
+    _check_against_reference_and_differences(net, theta, X, lengths, Y, h0, c0, rng, n_directions=2)

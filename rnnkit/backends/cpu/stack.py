@@ -192,6 +192,13 @@ def project_rows(src, W_ih, Wpi, bsum, has_bias, out):
                 out[r, j] += bsum[j]
 
 
+@njit(inline="always", **INTERNAL)
+def chunk_lengths(lengths, t0, n, out):
+    """Each sequence's valid steps in the chunk of ``n`` steps from ``t0``: the cell's lengths there."""
+    for b in range(lengths.shape[0]):
+        out[b] = min(max(lengths[b] - t0, 0), n)
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def window_chunk(cfg, T, B):
     """Steps per chunk of a window of ``T`` steps and ``B`` rows (``T``: the window runs whole).
@@ -305,8 +312,7 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
                 project_rows(src[t0 * B:(t0 + n) * B], W_ih, Wpi, bsum, b_ih.shape[0] > 0,
                              cview(xp, (n * B, GH)))
                 if Tc < T:
-                    for b in range(B):
-                        lens[b] = min(max(lengths[b] - t0, 0), n)
+                    chunk_lengths(lengths, t0, n, lens)
                 cells.FORWARD[cell](xp, lens, W_hh, Wp, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
                                     steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n), tmp)
             layer_outputs(cfg, lengths, ws, drop, k, d, T, B)
@@ -462,8 +468,7 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
                 t0 = ci * Tc
                 n = min(Tc, T - t0)
                 if Tc < T:
-                    for b in range(B):
-                        lens[b] = min(max(lengths[b] - t0, 0), n)
+                    chunk_lengths(lengths, t0, n, lens)
                 last = ci == n_chunks - 1
                 cells.BACKWARD[cell](steps(dhs, t0, n), lens, W_hh, Wp, cfg[CFG_ACT], peep, lnp,
                                      steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n),
