@@ -73,6 +73,38 @@ def _cview_py(arr, shape):
     return arr.reshape(shape)
 
 
+@intrinsic
+def _borrow_compiled(typingctx, arr):
+    """``arr`` without its reference to the memory's owner: views of it count no references."""
+    if not isinstance(arr, types.Array):
+        return None
+    sig = arr(arr)
+
+    def codegen(context, builder, sig, args):
+        ary = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(sig.return_type)(context, builder)
+        populate_array(out, data=ary.data, shape=ary.shape, strides=ary.strides, itemsize=ary.itemsize,
+                       meminfo=cgutils.get_null_value(ary.meminfo.type), parent=ary.parent)
+        return out._getvalue()
+
+    return sig, codegen
+
+
+def _borrow_py(arr):
+    """``arr`` itself: the plain-Python twin of :func:`borrow`, for ``NUMBA_DISABLE_JIT=1``."""
+    return arr
+
+
+#: ``arr`` as a *borrowed* array (compiled code only): the same data, shape and
+#: strides, no reference to the memory's owner. Every slice and view taken from
+#: it then skips numba's reference counting (an atomic add, and its function
+#: call, per view made or dropped: on the tiny models half of the samples of
+#: a training epoch went there). The rule that makes it safe: borrow only an
+#: array the caller keeps alive for the whole call (an argument), and let no
+#: borrowed array or view of one outlive the call (never returned, never
+#: stored in an array that is returned).
+borrow = _borrow_py if config.DISABLE_JIT else _borrow_compiled
+
 #: ``arr.reshape(shape)`` for a C-contiguous ``arr`` of exactly that size, as a view
 #: (compiled: a cheap intrinsic; interpreted, under ``NUMBA_DISABLE_JIT=1``: ``reshape``)
 cview = _cview_py if config.DISABLE_JIT else _cview

@@ -40,6 +40,7 @@ from ...slots import (
     WS_MASK,
 )
 from .heads import head_loss
+from .linalg import borrow
 from .optim import apply_update
 from .stack import backward, draw_masks, forward, get_state, set_state
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
@@ -51,6 +52,14 @@ from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 #: out: final), ``dh0``/``dc0`` the gradients of the initial states, ``dXw``
 #: the gradient of the window's (embedded) inputs (empty without an embedding)
 Scratch = namedtuple("Scratch", "offs ws ws_len Xw Yw lw hcar ccar dh0 dc0 dXw")
+
+
+@njit(inline="always", **INTERNAL)
+def borrow_scratch(sc):
+    """``sc`` with every array borrowed (:func:`~rnnkit.backends.cpu.linalg.borrow`): the window's many
+    views of its scratch count no references."""
+    return Scratch(borrow(sc.offs), borrow(sc.ws), sc.ws_len, borrow(sc.Xw), borrow(sc.Yw), borrow(sc.lw),
+                   borrow(sc.hcar), borrow(sc.ccar), borrow(sc.dh0), borrow(sc.dc0), borrow(sc.dXw))
 
 
 @njit(**JIT_OPTIONS)
@@ -169,6 +178,10 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     """
     if seed >= 0:
         np.random.seed(seed)
+    # the caller holds every array for the whole call: borrowed, their views count no references
+    theta, g, X, Y, idx, lens, dX, out, hseq = (borrow(theta), borrow(g), borrow(X), borrow(Y), borrow(idx),
+                                                 borrow(lens), borrow(dX), borrow(out), borrow(hseq))
+    sc, off, cfg = borrow_scratch(sc), borrow(off), borrow(cfg)
     I = cfg[CFG_INPUT]
     Dy = Y.shape[2]
     H, K, LD, mode = cfg[CFG_HIDDEN], cfg[CFG_OUTPUTS], cfg[CFG_LAYERS] * cfg[CFG_DIRS], cfg[CFG_MODE]
@@ -225,6 +238,8 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
 @njit(**JIT_OPTIONS)
 def part_backward(cell, p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g, dX):
     """Backward of part ``p`` after :func:`window_part` and a loss computed outside the kernels."""
+    theta, g, X, idx, dX = borrow(theta), borrow(g), borrow(X), borrow(idx), borrow(dX)
+    sc, off, cfg = borrow_scratch(sc), borrow(off), borrow(cfg)
     H, LD, I = cfg[CFG_HIDDEN], cfg[CFG_LAYERS] * cfg[CFG_DIRS], cfg[CFG_INPUT]
     b0, B = part_rows(p, S, lens.shape[0])
     Xw = v3(sc.Xw[p], 0, T, B, I)
@@ -255,6 +270,12 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
     non-finite loss was met and the update was not applied.
     """
     N, Tt, I = X.shape
+    # the caller holds every array for the whole call: borrowed, their views count no references
+    theta, grad, opt_state = borrow(theta), borrow(grad), borrow(opt_state)
+    hyper, decay_mask = borrow(hyper), borrow(decay_mask)
+    X, lengths, Y, order, h_state, c_state = (borrow(X), borrow(lengths), borrow(Y), borrow(order),
+                                              borrow(h_state), borrow(c_state))
+    window_losses, sc, off, cfg = borrow(window_losses), borrow_scratch(sc), borrow(off), borrow(cfg)
     drop = pdrop > 0
     if drop:
         np.random.seed(seed)
