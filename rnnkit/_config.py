@@ -48,7 +48,8 @@ PACK_MIN_WORK = 65536
 #: alone). Read through :func:`rnnkit.backends.cpu.stack.window_chunk` only.
 PROJECTION_CHUNK = 65536
 #: Cells whose rows have at most this many units run loops without row views
-#: (a view's reference counting costs more than a small row's arithmetic).
+#: (a view's reference counting costs more than a small row's arithmetic; measured before the
+#: loops borrowed their arrays, :func:`rnnkit.backends.cpu.linalg.borrow`, which made views free).
 SMALL_ROW = 16
 #: A training batch is cut into parts (``train_parts``) only when each part's
 #: per-step recurrent product has at least this many multiply-adds: below,

@@ -3,7 +3,9 @@
 All three write into (or accumulate onto) a preallocated C-contiguous ``out``.
 :func:`cview` reshapes a C-contiguous array without numba's generic reshape
 helper (an external call of ~20 ns that the optimiser cannot remove; the
-stacked-network kernels take dozens of views per truncated-BPTT window).
+stacked-network kernels take dozens of views per truncated-BPTT window);
+:func:`borrow` makes the views of an array the caller keeps alive free of
+numba's reference counting.
 """
 
 import numpy as np
