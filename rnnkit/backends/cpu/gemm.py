@@ -259,22 +259,21 @@ def _mm_packed(A, Wp, out, accumulate):
     Mf = M - M % MR
     # contiguous rows: panel by panel (a panel stays in L1 across the rows); a transposed operand
     # (strided rows: a tile's term would read one cache line per row): row block by row block, each
-    # copied term-major into ``tbuf`` (K, MR), zero-padded, once for every panel (the weights'
+    # copied term-major into ``abuf`` (K, MR), zero-padded, once for every panel (the weights'
     # gradients, ``mm_tn_w``: LSTM-512's (1600, 2048).T @ (1600, 512), float32, one core of an Intel
-    # Xeon, best of 7: 44-58 -> 81-93 GFLOP/s; its fit 454-614 -> 366-530 ms)
+    # Xeon, best of 7: 44-58 -> 81-93 GFLOP/s; its fit 454-614 -> 366-530 ms). Contiguous rows: a
+    # partial row block reads its rows from a zero-padded copy in ``abuf`` (MR, K). A partial tile
+    # (rows or columns) writes into a tile-sized buffer, copied out: one instance of the tile serves
+    # every case
     rows_outer = sa_col != 1
-    tbuf = np.empty((K if rows_outer else 0, MR), out.dtype)
-    # a partial row block reads its rows from a zero-padded copy; a partial tile (rows or columns)
-    # writes into a tile-sized buffer, copied out: one instance of the tile serves every case
-    abuf = np.zeros((MR if Mf < M and not rows_outer else 0, K), out.dtype)
-    if abuf.shape[0] > 0:
+    abuf = np.zeros((K, MR) if rows_outer else (MR if Mf < M else 0, K), out.dtype)
+    if not rows_outer:
         for i in range(M - Mf):
             for k in range(K):
                 abuf[i, k] = A[Mf + i, k]
     obuf = np.empty((MR, nr), out.dtype)
     b0 = np.int64(abuf.ctypes.data)
     t0 = np.int64(obuf.ctypes.data)
-    tb0 = np.int64(tbuf.ctypes.data)
     nb = -(-M // MR)
     zero = out.dtype.type(0)
     for it in range(nb * P):
@@ -290,10 +289,10 @@ def _mm_packed(A, Wp, out, accumulate):
             if p == 0:
                 for k in range(K):
                     for i in range(r):
-                        tbuf[k, i] = A[m0 + i, k]
+                        abuf[k, i] = A[m0 + i, k]
                     for i in range(r, MR):
-                        tbuf[k, i] = zero
-            a, ar, ac = tb0, np.int64(1), np.int64(MR)
+                        abuf[k, i] = zero
+            a, ar, ac = b0, np.int64(1), np.int64(MR)
         elif r == MR:
             a, ar, ac = a0 + m0 * sa_row * isz, sa_row, sa_col
         else:

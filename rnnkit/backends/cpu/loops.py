@@ -42,7 +42,7 @@ from ...slots import (
 from .heads import head_loss
 from .linalg import borrow
 from .optim import apply_update
-from .stack import backward, draw_masks, forward, get_state, set_state
+from .stack import backward, chunk_lengths, draw_masks, forward, get_state, set_state
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 
 #: per-part scratch of a batch (row ``p`` of each array belongs to part ``p``):
@@ -194,8 +194,7 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     Xw = v3(sc.Xw[p], 0, T, B, I)
     load_inputs(theta, off, cfg, X, idx, b0, lens_p, t0, Xw)
     lw = sc.lw[p, :B]
-    for j in range(B):
-        lw[j] = min(max(lens_p[j] - t0, 0), T)
+    chunk_lengths(lens_p, t0, T, lw)
     hcar = v3(sc.hcar[p], 0, LD, B, H)
     ccar = v3(sc.ccar[p], 0, LD, B, H)
     set_state(ws, cfg, T, B, hcar, ccar, reverse_zero)
