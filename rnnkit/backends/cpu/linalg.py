@@ -256,7 +256,14 @@ def colsum(A, out, accumulate):
     if not accumulate:
         for n in range(N):
             out[n] = zero
-    for m in range(M):
+    # four rows per pass over ``out``: one load and store of each sum per four rows, not per row (``out``
+    # may alias ``A`` as far as LLVM knows, so it cannot keep the sums in registers across rows)
+    M4 = M - M % 4
+    for m in range(0, M4, 4):
+        a0, a1, a2, a3 = A[m], A[m + 1], A[m + 2], A[m + 3]
+        for n in range(N):
+            out[n] += (a0[n] + a1[n]) + (a2[n] + a3[n])
+    for m in range(M4, M):
         a = A[m]
         for n in range(N):
             out[n] += a[n]

@@ -18,34 +18,54 @@ def forward_sequence(xp, lengths, W_hh, Wp, b_hh, act, peep, lnp, hs, cs, cache,
     gh = cview(tmp[:B * 3 * H], (B, 3 * H))
     zero0 = all_zero(hs[0])  # a window from a zero state: its first product is zero
     if not ln and H <= SMALL_ROW:
-        # rows of at most SMALL_ROW units without layer norm: no row views. A view costs numba
-        # reference counting, which dominated small hidden sizes (the MNIST-1D model's rows of 6
-        # units: its epochs took 20-30 % less time this way); larger rows are faster with the
-        # per-gate views below (GRU-128 took 5-15 % longer without them). Unsigned gate offsets
-        # (``u``) spare the index arithmetic numba's negative-index checks.
+        # rows of at most SMALL_ROW units without layer norm: the gates' nonlinearities run over the
+        # whole batch as flat arrays (a loop over a row's 2H or H units is too short to vectorise: the
+        # MNIST-1D model's rows of 6 units ran it one unit at a time), the per-row loops in between only
+        # move and add; and no row views (see SMALL_ROW). Unsigned gate offsets (``u``) spare the index
+        # arithmetic numba's negative-index checks.
         u = np.uint64(H)
         u2, u3 = u + u, u + u + u
+        # the r and z pre-activations, packed row after row in the first B*2H elements of ``gh``'s own
+        # storage (row b's moves from 3H*b to 2H*b: each element is read before a later one lands on it)
+        rz = tmp[:B * 2 * H]
+        nb = tmp[B * 3 * H:B * 4 * H]  # the n gate, row after row
         for t in range(T):
             step_product(hs[t], W_hh, Wp, gh, t == 0 and zero0)
+            for b in range(B):
+                o = np.uint64(b) * u3
+                p = np.uint64(b) * u2
+                if has_bias:
+                    for j in range(u2):
+                        rz[p + j] = tmp[o + j] + xp[t, b, j] + b_hh[j]
+                    for j in range(u):
+                        cache[t, b, u3 + j] = tmp[o + u2 + j] + b_hh[u2 + j]
+                else:
+                    for j in range(u2):
+                        rz[p + j] = tmp[o + j] + xp[t, b, j]
+                    for j in range(u):
+                        cache[t, b, u3 + j] = tmp[o + u2 + j]
+            for i in range(B * 2 * H):
+                rz[i] = sigmoid(rz[i])
+            for b in range(B):
+                p = np.uint64(b) * u2
+                q = np.uint64(b) * u
+                for j in range(u2):
+                    cache[t, b, j] = rz[p + j]
+                for j in range(u):
+                    nb[q + j] = xp[t, b, u2 + j] + rz[p + j] * cache[t, b, u3 + j]
+            for i in range(B * H):
+                nb[i] = tanh(nb[i])
             for b in range(B):
                 if t >= lengths[b]:
                     for j in range(u):
                         hs[t + 1, b, j] = hs[t, b, j]
                     continue
-                if has_bias:
-                    for j in range(u3):
-                        gh[b, j] += b_hh[j]
-                # short loops over few arrays vectorise (LLVM checks their overlap at run time); one
-                # fused loop over all of them does not
-                for j in range(u2):
-                    cache[t, b, j] = sigmoid(xp[t, b, j] + gh[b, j])
+                q = np.uint64(b) * u
                 for j in range(u):
-                    an = gh[b, u2 + j]
-                    cache[t, b, u3 + j] = an
-                    cache[t, b, u2 + j] = tanh(xp[t, b, u2 + j] + cache[t, b, j] * an)
-                for j in range(u):
+                    n = nb[q + j]
                     z = cache[t, b, u + j]
-                    hs[t + 1, b, j] = (one - z) * cache[t, b, u2 + j] + z * hs[t, b, j]
+                    cache[t, b, u2 + j] = n
+                    hs[t + 1, b, j] = (one - z) * n + z * hs[t, b, j]
         return
     for t in range(T):
         hprev = hs[t]
