@@ -26,7 +26,8 @@ def _check(out, ref, dtype):
        seed=st.integers(0, 2**31 - 1))
 def test_packed_product_matches_numpy(M, K, N, dtype, transposed, accumulate, fortran, seed):
     """Every tile height (M mod 6), partial panels (N not a multiple of a panel), a left operand with
-    any strides, and accumulation; the scratch's stale values never leak."""
+    any strides, and accumulation; the scratch's stale values never leak, and a partial tile (stored
+    through masks) writes nothing around ``out``."""
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((M, K)).astype(dtype)
     if fortran:
@@ -35,10 +36,14 @@ def test_packed_product_matches_numpy(M, K, N, dtype, transposed, accumulate, fo
     buf = np.full(packed_len(N, K) + 5, np.nan, dtype)
     Wp = (pack_nt if transposed else pack_nn)(W, buf)
     start = rng.standard_normal((M, N)).astype(dtype)
-    out = start.copy()
+    guard = 64  # more than a tile's row of vectors on either side
+    flat = np.full(M * N + 2 * guard, np.nan, dtype)
+    out = flat[guard:guard + M * N].reshape(M, N)
+    out[...] = start
     mm_packed(A, Wp, out, accumulate)
     ref = A.astype(float) @ (W.T if transposed else W).astype(float) + (start if accumulate else 0)
     _check(out, ref, dtype)
+    assert np.isnan(flat[:guard]).all() and np.isnan(flat[guard + M * N:]).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
