@@ -7,11 +7,14 @@ import threading
 
 import numpy as np
 import pytest
+from numba import njit
 
 import rnnkit
 from rnnkit import RNNClassifier, config_context, get_config
 from rnnkit.backends import get_backend
+from rnnkit.backends.cpu import sync
 from rnnkit.backends.cpu.cells import KERNELS, CellCode
+from rnnkit.backends.cpu.sync import barrier
 from rnnkit.cells import CELLS
 from rnnkit.losses import Loss
 from rnnkit.network import Network
@@ -153,6 +156,57 @@ def test_split_batches_give_identical_weights_whatever_the_thread_count(case):
         assert int(threads) == n
         out[n] = digest
     assert len(set(out.values())) == 1, out
+
+
+@njit(nogil=True)
+def _meet(meet, n, rank, rounds, seen, mismatches):
+    """``rounds`` rounds of ``n`` threads: each writes its round, meets, reads every other's, meets again."""
+    for k in range(rounds):
+        seen[rank] = k
+        if not barrier(meet, n):
+            return k
+        for q in range(n):
+            if seen[q] != k:
+                mismatches[rank] += 1
+        if not barrier(meet, n):
+            return k
+    return rounds
+
+
+@pytest.mark.compiled
+@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled barrier runs on POSIX systems")
+def test_barrier_makes_every_write_before_it_visible_after_it():
+    n, rounds = 3, 2000  # more threads than this machine's cores: waiting threads yield theirs
+    meet = np.zeros(sync.SYNC_LEN, np.int64)
+    seen = np.full(n, -1, np.int64)
+    mismatches = np.zeros(n, np.int64)
+    done = [None] * n
+
+    def rank(r):
+        done[r] = _meet(meet, n, r, rounds, seen, mismatches)
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert done == [rounds] * n
+    assert mismatches.tolist() == [0] * n
+
+
+@pytest.mark.compiled
+@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled barrier runs on POSIX systems")
+def test_barrier_waiting_for_a_thread_that_failed_gives_up():
+    meet = np.zeros(sync.SYNC_LEN, np.int64)
+    out = []
+    t = threading.Thread(target=lambda: out.append(_meet(meet, 2, 0, 5, np.zeros(2, np.int64),
+                                                         np.zeros(2, np.int64))))
+    t.start()  # waits in its first meeting: the second thread never comes
+    t.join(0.2)
+    assert t.is_alive()
+    sync.abort(meet)
+    t.join(10)
+    assert not t.is_alive() and out == [0]
 
 
 CONCURRENT = """

@@ -5,7 +5,7 @@ weights), :mod:`~.numeric` (tanh, sigmoid,
 layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
 :mod:`~.stack` (layers x directions), :mod:`~.heads` (built-in losses),
 :mod:`~.optim` (updates), :mod:`~.loops` (compiled loops and entry points),
-:mod:`~.threads`.
+:mod:`~.threads`, :mod:`~.sync` (the barrier of a split batch's threads).
 """
 
 import numpy as np
@@ -13,7 +13,7 @@ import numpy as np
 from ... import _config
 from ...slots import CFG_LOSS, N_WS, WS_DLOGITS, WS_LOGITS
 from .. import Backend
-from . import loops
+from . import loops, sync
 from .cells import CellCode
 from .gemm import packs
 from .linalg import uses_blas
@@ -205,24 +205,36 @@ class CpuBackend(Backend):
         code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
         hs, cs = state if state is not None else (np.empty((0, 0, 0), dt),) * 2
         with blas_threads(self._blas_limit(net, batch_size, S)):
-            if S == 1 and cfg[CFG_LOSS] >= 0:
-                total, count, n_up, status = loops.train_epoch(
-                    code, theta, grad, off, cfg, net.dropout, seed, optimizer.code, optimizer.state,
-                    optimizer.step, optimizer.hyper, decay, X, lengths, Y, order, batch_size, bptt, carry,
-                    hs, cs, window_losses, sc)
-                return total, count, window_losses[:n_up].copy(), status
-            return self._python_epoch(net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size,
-                                      bptt, carry, seed if drop else -1, sc, S, window_losses, hs, cs)
+            if cfg[CFG_LOSS] < 0:
+                return self._python_epoch(net, theta, grad, optimizer, decay, X, lengths, Y, order,
+                                          batch_size, bptt, carry, seed if drop else -1, sc, window_losses,
+                                          hs, cs)
+            # the parts of a split batch on R threads, each running the whole epoch (see loops.train_epoch)
+            R = min(_config.get_config()["n_threads"], S) if sync.AVAILABLE else 1
+            gparts = grad[None] if S == 1 else np.empty((S, theta.shape[0]), dt)
+            part_res = np.zeros((S, 2))
+            meet = np.zeros(sync.SYNC_LEN, np.int64)
+
+            def rank(r):
+                try:
+                    return loops.train_epoch(
+                        code, r, R, theta, grad, gparts, part_res, meet, off, cfg, net.dropout, seed,
+                        optimizer.code, optimizer.state, optimizer.step, optimizer.hyper, decay, X, lengths,
+                        Y, order, batch_size, bptt, carry, hs, cs, window_losses, sc)
+                except BaseException:
+                    sync.abort(meet)  # the other ranks stop waiting for this one
+                    raise
+
+            total, count, n_up, status = run_parts(rank, R)[0]
+            return total, count, window_losses[:n_up].copy(), status
 
     def _python_epoch(self, net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size, bptt, carry,
-                      seed, sc, S, window_losses, hs, cs):
-        """The epoch driven from Python: batches split in parts, or a loss computed outside the kernels."""
+                      seed, sc, window_losses, hs, cs):
+        """The epoch driven from Python, for a loss computed outside the kernels (batches never split)."""
         code, off, cfg, dt = CellCode(net.spec.code), net.layout.off, net.cfg, theta.dtype
-        external = cfg[CFG_LOSS] < 0
         N = X.shape[0]
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
-        gparts = np.empty((S, theta.shape[0]), dt) if S > 1 else grad[None]
         total, count_all, n_up = 0.0, 0.0, 0
         for start in range(0, N, batch_size):
             idx = np.ascontiguousarray(order[start:start + batch_size])
@@ -232,25 +244,14 @@ class CpuBackend(Backend):
             for t0 in range(0, maxlen, bptt):
                 T = min(bptt, maxlen - t0)
                 if t0 == 0:
-                    loops.load_state(sc, S, idx, hs, cs)
+                    loops.load_state(sc, 1, idx, hs, cs)
                 elif not carry:
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
-                args = (theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc)
-                results = run_parts(lambda p, a=args: loops.window_part(
-                    code, p, S, *a, gparts[p], dX, True, True, empty, empty), S)
+                loops.window_part(code, 0, 1, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc,
+                                  grad, dX, True, True, empty, empty)
                 seed = -1  # numba's generator is seeded once per epoch
-                loss_sum, cnt = results[0]
-                for ls, c in results[1:]:
-                    loss_sum += ls
-                    cnt += c
-                if external:
-                    loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
-                elif S > 1 and cnt > 0:  # each part's mean, weighted by its share of the window's items
-                    grad[:] = 0
-                    for q, (_, c) in enumerate(results):
-                        if c > 0:
-                            grad += gparts[q] * (c / cnt)
+                loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
                 if not np.isfinite(loss_sum):
                     return total, count_all, window_losses[:n_up].copy(), 1
                 if cnt > 0:
@@ -259,7 +260,7 @@ class CpuBackend(Backend):
                     n_up += 1
                     total += loss_sum
                     count_all += cnt
-            loops.save_state(sc, S, idx, hs, cs)
+            loops.save_state(sc, 1, idx, hs, cs)
         return total, count_all, window_losses[:n_up].copy(), 0
 
     def predict(self, net, theta, X, lengths, h0, c0, chunk, hidden_states):

@@ -43,6 +43,7 @@ from .heads import head_loss
 from .linalg import borrow
 from .optim import apply_update
 from .stack import backward, chunk_lengths, draw_masks, forward, get_state, set_state
+from .sync import SYNC_STOP, barrier
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 
 #: per-part scratch of a batch (row ``p`` of each array belongs to part ``p``):
@@ -69,48 +70,62 @@ def part_rows(p, S, B):
     return p * q + min(p, r), q + (1 if p < r else 0)
 
 
+@njit(**INTERNAL)
+def _load_part_state(sc, p, S, idx, h_state, c_state):
+    """Part ``p``'s initial states (see :func:`load_state`)."""
+    if h_state.shape[0] == 0:
+        sc.hcar[p, :] = 0
+        sc.ccar[p, :] = 0
+        return
+    b0, Bp = part_rows(p, S, idx.shape[0])
+    LD, H = h_state.shape[0], h_state.shape[2]
+    for q in range(LD):
+        for j in range(Bp):
+            for k in range(H):
+                sc.hcar[p, (q * Bp + j) * H + k] = h_state[q, idx[b0 + j], k]
+                sc.ccar[p, (q * Bp + j) * H + k] = c_state[q, idx[b0 + j], k]
+
+
 @njit(**JIT_OPTIONS)
 def load_state(sc, S, idx, h_state, c_state):
     """Each part's initial states from rows ``idx`` of ``(L*D, N, H)`` arrays; zeros when those are empty."""
-    B = idx.shape[0]
     for p in range(S):
-        if h_state.shape[0] == 0:
-            sc.hcar[p, :] = 0
-            sc.ccar[p, :] = 0
-            continue
-        b0, Bp = part_rows(p, S, B)
-        LD, H = h_state.shape[0], h_state.shape[2]
-        for q in range(LD):
-            for j in range(Bp):
-                for k in range(H):
-                    sc.hcar[p, (q * Bp + j) * H + k] = h_state[q, idx[b0 + j], k]
-                    sc.ccar[p, (q * Bp + j) * H + k] = c_state[q, idx[b0 + j], k]
+        _load_part_state(sc, p, S, idx, h_state, c_state)
+
+
+@njit(**INTERNAL)
+def _save_part_state(sc, p, S, idx, h_state, c_state):
+    """Part ``p``'s final states (see :func:`save_state`)."""
+    if h_state.shape[0] == 0:
+        return
+    b0, Bp = part_rows(p, S, idx.shape[0])
+    LD, H = h_state.shape[0], h_state.shape[2]
+    for q in range(LD):
+        for j in range(Bp):
+            for k in range(H):
+                h_state[q, idx[b0 + j], k] = sc.hcar[p, (q * Bp + j) * H + k]
+                c_state[q, idx[b0 + j], k] = sc.ccar[p, (q * Bp + j) * H + k]
 
 
 @njit(**JIT_OPTIONS)
 def save_state(sc, S, idx, h_state, c_state):
     """The parts' final states into rows ``idx`` of ``(L*D, N, H)`` arrays (nothing when those are empty)."""
-    if h_state.shape[0] == 0:
-        return
-    B = idx.shape[0]
-    LD, H = h_state.shape[0], h_state.shape[2]
     for p in range(S):
-        b0, Bp = part_rows(p, S, B)
-        for q in range(LD):
-            for j in range(Bp):
-                for k in range(H):
-                    h_state[q, idx[b0 + j], k] = sc.hcar[p, (q * Bp + j) * H + k]
-                    c_state[q, idx[b0 + j], k] = sc.ccar[p, (q * Bp + j) * H + k]
+        _save_part_state(sc, p, S, idx, h_state, c_state)
+
+
+@njit(**INTERNAL)
+def _set_part_offsets(sc, cfg, T, B, drop, p):
+    offs = ws_offsets(T, part_rows(p, sc.offs.shape[0], B)[1], cfg, drop)
+    for i in range(offs.shape[0]):
+        sc.offs[p, i] = offs[i]
 
 
 @njit(**JIT_OPTIONS)
 def set_offsets(sc, cfg, T, B, drop):
     """Lay out each part's workspace for windows of up to ``T`` steps of a ``B``-row batch."""
-    S = sc.offs.shape[0]
-    for q in range(S):
-        offs = ws_offsets(T, part_rows(q, S, B)[1], cfg, drop)
-        for i in range(offs.shape[0]):
-            sc.offs[q, i] = offs[i]
+    for q in range(sc.offs.shape[0]):
+        _set_part_offsets(sc, cfg, T, B, drop, q)
 
 
 @njit(**INTERNAL)
@@ -251,9 +266,10 @@ def part_backward(cell, p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g
 
 
 @njit(**JIT_OPTIONS)
-def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, step, hyper, decay_mask, X,
-                lengths, Y, order, batch_size, bptt, carry, h_state, c_state, window_losses, sc):
-    """One epoch in one call, the batches unsplit: for each batch (rows ``order``), each window.
+def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pdrop, seed, solver,
+                opt_state, step, hyper, decay_mask, X, lengths, Y, order, batch_size, bptt, carry, h_state,
+                c_state, window_losses, sc):
+    """One epoch in one call: for each batch (rows ``order``), each window, each part of the batch.
 
     ``X`` (N, T, I), ``Y`` (N, Ty, D) batch-major. With ``carry`` each window
     starts from the previous window's final states (every layer; truncated
@@ -264,17 +280,29 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
     arrays mean zeros and nothing kept. With ``pdrop > 0`` numba's generator is seeded once
     with ``seed`` and fresh masks are drawn for every window. One optimizer
     update per window that holds at least one item. ``sc`` is scratch for
-    one part of ``batch_size`` rows and windows of ``bptt`` steps. Returns
-    ``(weighted loss sum, total item weight, number of updates, status)``; status 1 means a
-    non-finite loss was met and the update was not applied.
+    ``S`` parts (``gparts`` (S, P): each part's gradient; ``grad`` itself when
+    ``S == 1``) of ``batch_size`` rows and windows of ``bptt`` steps.
+
+    A batch cut in parts (``S > 1``, built-in losses only) runs on
+    ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
+    calling thread) and the same arguments: rank ``r`` runs parts ``r, r +
+    n_ranks, ...`` of each window (their loss sums and weights into
+    ``part_res`` (S, 2)), the ranks meet at :func:`~rnnkit.backends.cpu.sync.barrier` (on ``sync``), rank 0
+    merges the parts' gradients (each part's mean weighted by its share of
+    the window's items, in part order: the results do not depend on
+    ``n_ranks``) and updates the weights, and they meet again. Returns
+    ``(weighted loss sum, total item weight, number of updates, status)``
+    (rank 0's counts the epoch); status 1 means a non-finite loss was met and
+    the update was not applied, 2 that another rank aborted.
     """
     N, Tt, I = X.shape
     # the caller holds every array for the whole call: borrowed, their views count no references
-    theta, grad, opt_state = borrow(theta), borrow(grad), borrow(opt_state)
-    hyper, decay_mask = borrow(hyper), borrow(decay_mask)
+    theta, grad, gparts, part_res = borrow(theta), borrow(grad), borrow(gparts), borrow(part_res)
+    opt_state, hyper, decay_mask = borrow(opt_state), borrow(hyper), borrow(decay_mask)
     X, lengths, Y, order, h_state, c_state = (borrow(X), borrow(lengths), borrow(Y), borrow(order),
                                               borrow(h_state), borrow(c_state))
     window_losses, sc, off, cfg = borrow(window_losses), borrow_scratch(sc), borrow(off), borrow(cfg)
+    S = gparts.shape[0]
     drop = pdrop > 0
     if drop:
         np.random.seed(seed)
@@ -293,25 +321,47 @@ def train_epoch(cell, theta, grad, off, cfg, pdrop, seed, solver, opt_state, ste
         for j in range(stop - start):
             lens[j] = lengths[idx[j]]
             maxlen = max(maxlen, lens[j])
-        set_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop)
+        for p in range(rank, S, n_ranks):
+            _set_part_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop, p)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
-            if t0 == 0:
-                load_state(sc, 1, idx, h_state, c_state)
-            elif not carry:
-                sc.hcar[0, :] = 0
-                sc.ccar[0, :] = 0
-            loss_sum, cnt = window_part(cell, np.int64(0), np.int64(1), theta, off, cfg, pdrop, np.int64(-1),
-                                        X, Y, idx, lens, t0, T, sc, grad, dX, yes, yes, empty, empty)
-            if not np.isfinite(loss_sum):
+            for p in range(rank, S, n_ranks):
+                if t0 == 0:
+                    _load_part_state(sc, p, S, idx, h_state, c_state)
+                elif not carry:
+                    sc.hcar[p, :] = 0
+                    sc.ccar[p, :] = 0
+                part_res[p, 0], part_res[p, 1] = window_part(
+                    cell, p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
+                    grad if S == 1 else gparts[p], dX, yes, yes, empty, empty)
+            if n_ranks > 1 and not barrier(sync, n_ranks):
+                return total, count_all, n_up, 2
+            if rank == 0:
+                loss_sum, cnt = part_res[0, 0], part_res[0, 1]
+                for q in range(1, S):
+                    loss_sum += part_res[q, 0]
+                    cnt += part_res[q, 1]
+                if not np.isfinite(loss_sum):
+                    sync[SYNC_STOP] = 1
+                elif cnt > 0:
+                    if S > 1:  # each part's mean, weighted by its share of the window's items
+                        grad[:] = 0
+                        for q in range(S):
+                            if part_res[q, 1] > 0:
+                                w = theta.dtype.type(part_res[q, 1] / cnt)
+                                for i in range(grad.shape[0]):
+                                    grad[i] += gparts[q, i] * w
+                    apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
+                    window_losses[n_up] = loss_sum / cnt
+                    n_up += 1
+                    total += loss_sum
+                    count_all += cnt
+            if n_ranks > 1 and not barrier(sync, n_ranks):
+                return total, count_all, n_up, 2
+            if sync[SYNC_STOP] != 0:
                 return total, count_all, n_up, 1
-            if cnt > 0:
-                apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
-                window_losses[n_up] = loss_sum / cnt
-                n_up += 1
-                total += loss_sum
-                count_all += cnt
-        save_state(sc, 1, idx, h_state, c_state)
+        for p in range(rank, S, n_ranks):
+            _save_part_state(sc, p, S, idx, h_state, c_state)
     return total, count_all, n_up, 0
 
 

@@ -1,15 +1,17 @@
 """Threads of the CPU backend: BLAS's thread count around compiled calls, and the batch-split pool.
 
 A batch split in parts (:func:`rnnkit.get_config`'s ``train_parts``) runs its
-parts' compiled forward and backward passes (which release the GIL) on a
-pool of ``n_threads`` Python threads, not in a numba ``prange`` region: no
-numba threading layer is involved, so any number of Python threads may train
-at once on every layer, and the parallel code is not compiled a second time.
+parts on a pool of ``n_threads`` Python threads, not in a numba ``prange``
+region: each thread runs the whole epoch in one compiled call (which releases
+the GIL) and the threads meet at :func:`rnnkit.backends.cpu.sync.barrier`;
+prediction chunks' parts are one compiled call per thread. No numba threading
+layer is involved, so any number of Python threads may train at once on every
+layer, and the parallel code is not compiled a second time.
 """
 
 import contextlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ... import _config
 
@@ -49,5 +51,9 @@ def run_parts(fn, n_parts):
         return [fn(p) for p in range(n_parts)]
     pool = _pool(n)
     futures = [pool.submit(fn, p) for p in range(1, n_parts)]
-    first = fn(0)  # the calling thread takes part 0
+    try:
+        first = fn(0)  # the calling thread takes part 0
+    except BaseException:
+        wait(futures)  # no call outlives this one
+        raise
     return [first] + [f.result() for f in futures]
