@@ -53,8 +53,15 @@ PROJECTION_CHUNK = 65536
 SMALL_ROW = 16
 #: A training batch is cut into parts (``train_parts``) only when each part's
 #: per-step recurrent product has at least this many multiply-adds: below,
-#: the parts' own overhead costs more than the cores they use win.
-SPLIT_MIN_WORK = 4096
+#: the parts' own overhead costs more than the cores they use win. 4096 while
+#: Python drove each window's parts; with the parts' threads meeting inside
+#: the compiled epoch (:mod:`rnnkit.backends.cpu.sync`), measured on 2 cores
+#: (fits of 3 epochs, medians of 6 alternated rounds, whole against 2 parts,
+#: the part's product in brackets): RNN-6 batch 200 (3600, the T5 rule stream's
+#: ``fit``) 8.9 against 7.0 ms; GRU-6 batch 64 (3456) 17.7 against 15.4 ms;
+#: RNN-6 batch 100 (1800) 9.3 against 9.0 ms; RNN-8 batch 64 (2048) 10.9
+#: against 12.0 ms.
+SPLIT_MIN_WORK = 3072
 #: With ``blas_threads="auto"`` a batch whose per-step recurrent product is
 #: *wide* stays whole and its products get ``n_threads`` BLAS threads instead of
 #: being cut into parts: the product has at least ``BLAS_THREADS_MIN_WORK``
