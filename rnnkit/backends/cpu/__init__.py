@@ -170,7 +170,7 @@ class CpuBackend(Backend):
         N, T, I = X.shape
         drop = net.dropout > 0
         sc = self._scratch(net, 1, T, N, Y.shape[1], Y.shape[2], dt, drop, keep=False)
-        loops.set_offsets(sc, net.cfg, T, N, drop)
+        loops.set_offsets(sc, net.cfg, T, N, drop, 0, 1)
         sc.hcar[0] = h0.reshape(-1)
         sc.ccar[0] = c0.reshape(-1) if net.has_cell_state else 0
         grad = np.zeros_like(theta)
@@ -240,11 +240,11 @@ class CpuBackend(Backend):
             idx = np.ascontiguousarray(order[start:start + batch_size])
             lens = np.ascontiguousarray(lengths[idx])
             maxlen = int(lens.max())
-            loops.set_offsets(sc, cfg, min(bptt, maxlen), idx.shape[0], net.dropout > 0)
+            loops.set_offsets(sc, cfg, min(bptt, maxlen), idx.shape[0], net.dropout > 0, 0, 1)
             for t0 in range(0, maxlen, bptt):
                 T = min(bptt, maxlen - t0)
                 if t0 == 0:
-                    loops.load_state(sc, 1, idx, hs, cs)
+                    loops.load_state(sc, 1, idx, hs, cs, 0, 1)
                 elif not carry:
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
@@ -260,7 +260,7 @@ class CpuBackend(Backend):
                     n_up += 1
                     total += loss_sum
                     count_all += cnt
-            loops.save_state(sc, 1, idx, hs, cs)
+            loops.save_state(sc, 1, idx, hs, cs, 0, 1)
         return total, count_all, window_losses[:n_up].copy(), 0
 
     def predict(self, net, theta, X, lengths, h0, c0, chunk, hidden_states):
@@ -285,7 +285,7 @@ class CpuBackend(Backend):
                 Bc = stop - start
                 lens = np.ascontiguousarray(lengths[start:stop])
                 Tc = max(int(lens.max()), 1)
-                loops.set_offsets(sc, cfg, Tc, Bc, False)
+                loops.set_offsets(sc, cfg, Tc, Bc, False, 0, 1)
                 rows = [loops.part_rows(p, S, Bc) for p in range(S)]  # (first row, rows) of each part
                 for p, (b0, Bp) in enumerate(rows):
                     n = LD * Bp * H

@@ -70,62 +70,49 @@ def part_rows(p, S, B):
     return p * q + min(p, r), q + (1 if p < r else 0)
 
 
-@njit(**INTERNAL)
-def _load_part_state(sc, p, S, idx, h_state, c_state):
-    """Part ``p``'s initial states (see :func:`load_state`)."""
-    if h_state.shape[0] == 0:
-        sc.hcar[p, :] = 0
-        sc.ccar[p, :] = 0
-        return
-    b0, Bp = part_rows(p, S, idx.shape[0])
-    LD, H = h_state.shape[0], h_state.shape[2]
-    for q in range(LD):
-        for j in range(Bp):
-            for k in range(H):
-                sc.hcar[p, (q * Bp + j) * H + k] = h_state[q, idx[b0 + j], k]
-                sc.ccar[p, (q * Bp + j) * H + k] = c_state[q, idx[b0 + j], k]
+@njit(**JIT_OPTIONS)
+def load_state(sc, S, idx, h_state, c_state, first, step):
+    """Parts ``first, first + step, ...`` of ``S``: their initial states from rows ``idx`` of ``(L*D, N, H)``
+    arrays; zeros when those are empty."""
+    for p in range(first, S, step):
+        if h_state.shape[0] == 0:
+            sc.hcar[p, :] = 0
+            sc.ccar[p, :] = 0
+            continue
+        b0, Bp = part_rows(p, S, idx.shape[0])
+        LD, H = h_state.shape[0], h_state.shape[2]
+        for q in range(LD):
+            for j in range(Bp):
+                for k in range(H):
+                    sc.hcar[p, (q * Bp + j) * H + k] = h_state[q, idx[b0 + j], k]
+                    sc.ccar[p, (q * Bp + j) * H + k] = c_state[q, idx[b0 + j], k]
 
 
 @njit(**JIT_OPTIONS)
-def load_state(sc, S, idx, h_state, c_state):
-    """Each part's initial states from rows ``idx`` of ``(L*D, N, H)`` arrays; zeros when those are empty."""
-    for p in range(S):
-        _load_part_state(sc, p, S, idx, h_state, c_state)
-
-
-@njit(**INTERNAL)
-def _save_part_state(sc, p, S, idx, h_state, c_state):
-    """Part ``p``'s final states (see :func:`save_state`)."""
+def save_state(sc, S, idx, h_state, c_state, first, step):
+    """Parts ``first, first + step, ...`` of ``S``: their final states into rows ``idx`` of ``(L*D, N, H)``
+    arrays (nothing when those are empty)."""
     if h_state.shape[0] == 0:
         return
-    b0, Bp = part_rows(p, S, idx.shape[0])
     LD, H = h_state.shape[0], h_state.shape[2]
-    for q in range(LD):
-        for j in range(Bp):
-            for k in range(H):
-                h_state[q, idx[b0 + j], k] = sc.hcar[p, (q * Bp + j) * H + k]
-                c_state[q, idx[b0 + j], k] = sc.ccar[p, (q * Bp + j) * H + k]
+    for p in range(first, S, step):
+        b0, Bp = part_rows(p, S, idx.shape[0])
+        for q in range(LD):
+            for j in range(Bp):
+                for k in range(H):
+                    h_state[q, idx[b0 + j], k] = sc.hcar[p, (q * Bp + j) * H + k]
+                    c_state[q, idx[b0 + j], k] = sc.ccar[p, (q * Bp + j) * H + k]
 
 
 @njit(**JIT_OPTIONS)
-def save_state(sc, S, idx, h_state, c_state):
-    """The parts' final states into rows ``idx`` of ``(L*D, N, H)`` arrays (nothing when those are empty)."""
-    for p in range(S):
-        _save_part_state(sc, p, S, idx, h_state, c_state)
-
-
-@njit(**INTERNAL)
-def _set_part_offsets(sc, cfg, T, B, drop, p):
-    offs = ws_offsets(T, part_rows(p, sc.offs.shape[0], B)[1], cfg, drop)
-    for i in range(offs.shape[0]):
-        sc.offs[p, i] = offs[i]
-
-
-@njit(**JIT_OPTIONS)
-def set_offsets(sc, cfg, T, B, drop):
-    """Lay out each part's workspace for windows of up to ``T`` steps of a ``B``-row batch."""
-    for q in range(sc.offs.shape[0]):
-        _set_part_offsets(sc, cfg, T, B, drop, q)
+def set_offsets(sc, cfg, T, B, drop, first, step):
+    """Lay out the workspaces of parts ``first, first + step, ...`` for windows of up to ``T`` steps of a
+    ``B``-row batch."""
+    S = sc.offs.shape[0]
+    for p in range(first, S, step):
+        offs = ws_offsets(T, part_rows(p, S, B)[1], cfg, drop)
+        for i in range(offs.shape[0]):
+            sc.offs[p, i] = offs[i]
 
 
 @njit(**INTERNAL)
@@ -265,6 +252,18 @@ def part_backward(cell, p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g
         embedding_grad(off, cfg, X, idx, b0, sc.lw[p, :B], t0, dXb, g)
 
 
+@njit(**INTERNAL)
+def merge_parts(grad, gparts, part_res, cnt):
+    """``grad`` = the parts' gradients ``gparts`` (each its items' mean), each weighted by its share of
+    the window's ``cnt`` items (``part_res[:, 1]``), added in part order."""
+    grad[:] = 0
+    for q in range(gparts.shape[0]):
+        if part_res[q, 1] > 0:
+            w = grad.dtype.type(part_res[q, 1] / cnt)
+            for i in range(grad.shape[0]):
+                grad[i] += gparts[q, i] * w
+
+
 @njit(**JIT_OPTIONS)
 def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pdrop, seed, solver,
                 opt_state, step, hyper, decay_mask, X, lengths, Y, order, batch_size, bptt, carry, h_state,
@@ -280,7 +279,7 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
     arrays mean zeros and nothing kept. With ``pdrop > 0`` numba's generator is seeded once
     with ``seed`` and fresh masks are drawn for every window. One optimizer
     update per window that holds at least one item. ``sc`` is scratch for
-    ``S`` parts (``gparts`` (S, P): each part's gradient; ``grad`` itself when
+    ``S`` parts (``gparts`` (S, P): each part's gradient, ``grad[None]`` when
     ``S == 1``) of ``batch_size`` rows and windows of ``bptt`` steps.
 
     A batch cut in parts (``S > 1``, built-in losses only) runs on
@@ -321,19 +320,18 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
         for j in range(stop - start):
             lens[j] = lengths[idx[j]]
             maxlen = max(maxlen, lens[j])
-        for p in range(rank, S, n_ranks):
-            _set_part_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop, p)
+        set_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop, rank, n_ranks)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
+            if t0 == 0:
+                load_state(sc, S, idx, h_state, c_state, rank, n_ranks)
             for p in range(rank, S, n_ranks):
-                if t0 == 0:
-                    _load_part_state(sc, p, S, idx, h_state, c_state)
-                elif not carry:
+                if t0 > 0 and not carry:
                     sc.hcar[p, :] = 0
                     sc.ccar[p, :] = 0
                 part_res[p, 0], part_res[p, 1] = window_part(
                     cell, p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
-                    grad if S == 1 else gparts[p], dX, yes, yes, empty, empty)
+                    gparts[p], dX, yes, yes, empty, empty)
             if n_ranks > 1 and not barrier(sync, n_ranks):
                 return total, count_all, n_up, 2
             if rank == 0:
@@ -345,12 +343,7 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
                     sync[SYNC_STOP] = 1
                 elif cnt > 0:
                     if S > 1:  # each part's mean, weighted by its share of the window's items
-                        grad[:] = 0
-                        for q in range(S):
-                            if part_res[q, 1] > 0:
-                                w = theta.dtype.type(part_res[q, 1] / cnt)
-                                for i in range(grad.shape[0]):
-                                    grad[i] += gparts[q, i] * w
+                        merge_parts(grad, gparts, part_res, cnt)
                     apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
                     window_losses[n_up] = loss_sum / cnt
                     n_up += 1
@@ -360,8 +353,7 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
                 return total, count_all, n_up, 2
             if sync[SYNC_STOP] != 0:
                 return total, count_all, n_up, 1
-        for p in range(rank, S, n_ranks):
-            _save_part_state(sc, p, S, idx, h_state, c_state)
+        save_state(sc, S, idx, h_state, c_state, rank, n_ranks)
     return total, count_all, n_up, 0
 
 
