@@ -77,33 +77,26 @@ def _atomic_store(typingctx, addr, index, value):
     return sig, codegen
 
 
-@intrinsic
-def _pause(typingctx):
-    """The spin-wait hint (``pause`` on x86, nothing elsewhere)."""
-    sig = types.void()
+def _no_argument_call(name, returns):
+    """An intrinsic (no arguments, no result) that calls the function ``name`` (None: does nothing)."""
 
-    def codegen(context, builder, sig, args):
-        if _X86:
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
-                                                "llvm.x86.sse2.pause")
-            builder.call(fn, [])
-        return context.get_dummy_value()
+    @intrinsic
+    def call(typingctx):
+        def codegen(context, builder, sig, args):
+            if name is not None:
+                fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(returns, []), name)
+                builder.call(fn, [])
+            return context.get_dummy_value()
 
-    return sig, codegen
+        return types.void(), codegen
+
+    return call
 
 
-@intrinsic
-def _yield(typingctx):
-    """``sched_yield()``: the core to another thread that is ready to run."""
-    sig = types.void()
-
-    def codegen(context, builder, sig, args):
-        fnty = ir.FunctionType(ir.IntType(32), [])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
-        builder.call(fn, [])
-        return context.get_dummy_value()
-
-    return sig, codegen
+#: the spin-wait hint (``pause`` on x86, nothing elsewhere)
+_pause = _no_argument_call("llvm.x86.sse2.pause" if _X86 else None, ir.VoidType())
+#: ``sched_yield()``: the core to another thread that is ready to run
+_yield = _no_argument_call("sched_yield", ir.IntType(32))
 
 
 @njit(**INTERNAL)
