@@ -4,15 +4,17 @@
   one part of a batch: gather the rows, forward, the head's loss and backward
   (training), or the head's outputs and hidden states (prediction);
 * :func:`train_epoch` - every batch and truncated-BPTT window of an epoch with
-  the optimizer's updates, in one call (small models: Python overhead does not
-  grow with the number of windows);
+  the optimizer's updates, in one call (Python overhead does not grow with the
+  number of windows); a batch split in parts runs it on one thread per rank,
+  the ranks meeting at :func:`rnnkit.backends.cpu.sync.barrier`;
 * :func:`part_backward` - backward after a loss computed outside the kernels.
 
 The cell code comes as a compile-time literal
 (:class:`rnnkit.backends.cpu.cells.CellCode`), so the first use of a cell compiles that cell's loops
 and kernels only, and numba's on-disk cache keeps one entry per cell and
-precision. Python calls :func:`window_part` itself for training batches split
-in parts, prediction and the one-batch gradient: one compilation serves them.
+precision. Python calls :func:`window_part` itself for prediction, the
+one-batch gradient and epochs whose loss is computed outside the kernels;
+:func:`train_epoch` calls the same compiled function.
 
 Scratch of a batch is a :class:`Scratch` of per-part arrays (row ``p`` is
 part ``p``'s), allocated by the caller for the largest window.
