@@ -13,10 +13,16 @@ import numpy as np
 #: Options passed to every ``numba.njit`` kernel. ``cache=True`` writes compiled
 #: code to ``__pycache__`` so a second process does not compile again.
 #: ``error_model="numpy"`` drops Python's division-by-zero checks.
-#: The fast-math flags allow re-association, contraction and reciprocal
-#: arithmetic but *not* ``nnan``/``ninf``: NaN and inf keep their meaning so a
-#: diverging run is detected instead of silently producing garbage.
-FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+#: No fast-math flags: the kernels keep IEEE arithmetic, so every compiled copy
+#: of a function rounds alike. numba links a callee's code into each caller
+#: that uses it and the JIT may run any of these copies; with re-association,
+#: contraction and reciprocal arithmetic (the flags used before) the copies
+#: were optimised differently, and the process that compiled the kernels ended
+#: a float64 LSTM-128 fit with other last bits than the processes that loaded
+#: them from the cache. Measured without the flags (fits in alternating
+#: processes, medians): the 10-epoch MNIST-1D fit 354-372 -> 369-413 ms, the
+#: echo and T5 fits, LSTM-128 and GRU-128 within the machine's noise.
+FASTMATH = False
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
 #: Options of kernels that only other kernels call: without the CPython and C
 #: wrappers numba would otherwise generate (and optimise) for each of them, the
