@@ -1,8 +1,10 @@
 """Compile-time constants of the kernels, and the runtime settings (:func:`config_context`).
 
 The constants are read by the kernels when they are compiled: changing one
-requires a fresh process (and invalidates numba's on-disk cache only when this
-file changes). The runtime settings are read at each call.
+requires a fresh process and, in a working copy, deleting numba's cache files
+under ``rnnkit/`` (numba checks the stamp of a kernel's own file only, not of
+this one; see the user guide's performance tips). The runtime settings are read
+at each call.
 """
 
 import contextlib
