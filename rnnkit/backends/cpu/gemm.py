@@ -63,10 +63,17 @@ MR = 8 if VECTOR_BYTES == 64 else 6
 #: the widest panel, in elements (float32): workspace sizes are rounded up to it, which covers float64's
 PANEL_MAX = NV * VECTOR_BYTES // 4
 #: rows of the summed dimension packed at a time by :func:`mm_tn_w` (the weight gradients: ``A.T @ B``
-#: over every step of a window). Float32, one core, ``(1792, 512).T @ (1792, 128)``: chunks of 128, 256,
-#: 512 rows 2.74, 2.85, 2.54 ms (OpenBLAS 3.40); ``(3200, 2048).T @ (3200, 32)``: 4.62, 5.35, 4.55 ms
-#: (OpenBLAS 10.9)
-TN_CHUNK = 512
+#: over every step of a window): a panel (``TN_CHUNK`` by ``nr``, 32 KiB in float32 on AVX-512) stays in
+#: the core's L1 while :data:`TN_SLIVERS` row slivers of ``A.T`` pass over it. Float32, one core,
+#: medians GFLOP/s, LSTM-512's ``(1600, 2048).T @ (1600, 512)``: 512 rows a sliver at a time 107, 256
+#: rows 119, 256 rows 8 slivers at a time 127 (two cores at once, each its own operands: 107, 118, 127);
+#: LSTM-128's ``(1600, 512).T @ (1600, 128)`` 112, 114, 111 and ``(3584, 512).T @ (3584, 128)`` 95, 98,
+#: 99 (earlier, a sliver at a time: chunks of 128, 256, 512 rows 2.74, 2.85, 2.54 ms; OpenBLAS 3.40)
+TN_CHUNK = 256
+#: row slivers (``MR`` rows each) of a transposed left operand packed together (term-major, into a
+#: buffer of ``TN_SLIVERS * K * MR`` elements: 64 KiB in float32 for ``K = TN_CHUNK``) and multiplied
+#: panel by panel, each panel used by every sliver of the group while it is in L1 (see :data:`TN_CHUNK`)
+TN_SLIVERS = 8
 
 
 def panel_width(arr):
@@ -299,40 +306,51 @@ def _mm_packed(A, Wp, out, accumulate):
     w0 = np.int64(Wp.ctypes.data)
     like = out.dtype.type(0)
     Mf = M - M % MR
-    # contiguous rows: panel by panel (a panel stays in L1 across the rows); a transposed operand
-    # (strided rows: a tile's term would read one cache line per row): row block by row block, each
-    # copied term-major into ``abuf`` (K, MR), zero-padded, once for every panel (the weights'
-    # gradients, ``mm_tn_w``: LSTM-512's (1600, 2048).T @ (1600, 512), float32, one core of an Intel
-    # Xeon, best of 7: 44-58 -> 81-93 GFLOP/s; its fit 454-614 -> 366-530 ms). Contiguous rows: a
-    # partial row block reads its rows from a zero-padded copy in ``abuf`` (MR, K). A partial tile
-    # (rows or columns) stores through masks (through a tile-sized buffer copied out element by
+    # contiguous rows: panel by panel (a panel stays in L1 across the rows). A transposed operand
+    # (strided rows: a tile's term would read one cache line per row): groups of TN_SLIVERS row slivers
+    # copied term-major into ``abuf`` (TN_SLIVERS * K, MR), zero-padded, then panel by panel, each panel
+    # used by every sliver of the group (the weights' gradients, ``mm_tn_w``; one sliver at a time, every
+    # panel for it: LSTM-512's (1600, 2048).T @ (1600, 512), float32, one core of an Intel Xeon, best of
+    # 7: 44-58 -> 81-93 GFLOP/s; its fit 454-614 -> 366-530 ms; see TN_CHUNK for the groups). Contiguous
+    # rows: a partial row block reads its rows from a zero-padded copy in ``abuf`` (MR, K). A partial
+    # tile (rows or columns) stores through masks (through a tile-sized buffer copied out element by
     # element, a (96, 6) by (6, 18) product took 2.1-2.3 us, float32, one core; 0.43-0.47 us now)
-    rows_outer = sa_col != 1
-    abuf = np.zeros((K, MR) if rows_outer else (MR if Mf < M else 0, K), out.dtype)
-    if not rows_outer:
-        for i in range(M - Mf):
-            for k in range(K):
-                abuf[i, k] = A[Mf + i, k]
-    b0 = np.int64(abuf.ctypes.data)
     nb = -(-M // MR)
     zero = out.dtype.type(0)
+    if sa_col != 1:
+        G = min(TN_SLIVERS, nb)
+        abuf = np.empty((G * K, MR), out.dtype)
+        b0 = np.int64(abuf.ctypes.data)
+        for g0 in range(0, nb, G):
+            gs = min(G, nb - g0)
+            for s in range(gs):  # sliver by sliver (term by term for the group: 81-88 against 87-88)
+                m0 = (g0 + s) * MR
+                r = min(MR, M - m0)
+                for k in range(K):
+                    d = s * K + k
+                    for i in range(r):
+                        abuf[d, i] = A[m0 + i, k]
+                    for i in range(r, MR):
+                        abuf[d, i] = zero
+            for p in range(P):
+                w = min(nr, N - p * nr)
+                for s in range(gs):
+                    m0 = (g0 + s) * MR
+                    _tile(b0 + s * K * MR * isz, np.int64(1), np.int64(MR), w0 + p * K * nr * isz, K,
+                          o0 + (m0 * N + p * nr) * isz, np.int64(N), accumulate, np.int64(min(MR, M - m0)),
+                          np.int64(w), like)
+        return
+    abuf = np.zeros((MR if Mf < M else 0, K), out.dtype)
+    for i in range(M - Mf):
+        for k in range(K):
+            abuf[i, k] = A[Mf + i, k]
+    b0 = np.int64(abuf.ctypes.data)
     for it in range(nb * P):
-        if rows_outer:
-            ib, p = it // P, it % P
-        else:
-            p, ib = it // nb, it % nb
+        p, ib = it // nb, it % nb
         m0 = ib * MR
         r = min(MR, M - m0)
         w = min(nr, N - p * nr)
-        if rows_outer:
-            if p == 0:
-                for k in range(K):
-                    for i in range(r):
-                        abuf[k, i] = A[m0 + i, k]
-                    for i in range(r, MR):
-                        abuf[k, i] = zero
-            a, ar, ac = b0, np.int64(1), np.int64(MR)
-        elif r == MR:
+        if r == MR:
             a, ar, ac = a0 + m0 * sa_row * isz, sa_row, sa_col
         else:
             a, ar, ac = b0, np.int64(K), np.int64(1)
