@@ -39,6 +39,19 @@ INTERNAL = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 #: tutorial's 5 x 4 by 4 x 4 recurrent product is faster as a loop.
 #: Read through :func:`rnnkit.backends.cpu.linalg.uses_blas` only.
 BLAS_MIN_WORK = 256
+#: A product ``A @ B.T`` that goes to BLAS with a right operand of at most
+#: this many elements, and at least ``NT_COPY_MIN_ROWS`` rows, first copies
+#: ``B`` transposed (contiguous) and calls BLAS's ``A @ B`` kernels: OpenBLAS's
+#: kernels for a transposed right operand are slower on these shapes.
+#: Float32, one core, ``np.dot`` in compiled code, as is / copy first: 100 x 6
+#: by 6 x 6 (the T5 rule stream's step) 0.97 / 0.45 us; 1000 x 1 by 1 x 6 (its
+#: input projection) 4.5 / 0.95; 50 x 6 by 6 x 18 (MNIST-1D's GRU) 0.74 / 0.47;
+#: 100 x 12 by 12 x 18 1.49 / 1.26; 64 x 32 by 32 x 32 2.50 / 1.89; float64
+#: alike (100 x 6 by 6 x 6 0.77 / 0.29). Larger operands lose or tie (16 x 64
+#: by 64 x 128 6.9 / 7.1; 8 x 256 by 256 x 16 0.86 / 3.2). Read through
+#: :func:`rnnkit.backends.cpu.linalg.transposes_first` only.
+NT_COPY_MAX = 1024
+NT_COPY_MIN_ROWS = 8
 #: Matrix products with at least this many multiply-adds (and a full tile of
 #: rows, 8 terms per sum) run on a packed right operand
 #: (:mod:`rnnkit.backends.cpu.gemm`) instead of BLAS. Float32, one core:

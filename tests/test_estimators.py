@@ -209,6 +209,27 @@ def test_same_random_state_gives_identical_weights():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_refit_reuses_the_network_only_while_its_description_holds():
+    """A new ``fit`` of the same estimator trains the previous fit's network (kept scratch memory) when
+    nothing that describes it changed, with the same result as a fresh estimator; else a new one."""
+    X, y = sum_sign_data()
+    clf = small(RNNClassifier, cell="gru", max_iter=3)
+    first = clf.fit(X, y).coefs_
+    net = clf._net
+    second = clf.fit(X, y).coefs_
+    assert clf._net is net
+    fresh = small(RNNClassifier, cell="gru", max_iter=3).fit(X, y).coefs_
+    for k in first:
+        np.testing.assert_array_equal(second[k], first[k])
+        np.testing.assert_array_equal(second[k], fresh[k])
+    clf.set_params(hidden_size=5).fit(X, y)
+    assert clf._net is not net and clf.coefs_["weight_hh_l0"].shape == (3 * 5, 5)
+    net = clf._net
+    clf.fit(X[:, :, :1], y)  # another number of features: another network
+    assert clf._net is not net and clf.coefs_["weight_ih_l0"].shape == (3 * 5, 1)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_pickle_and_joblib_round_trips(tmp_path):
     X, y = sum_sign_data()
     clf = small(RNNClassifier, max_iter=5).fit(X, y)

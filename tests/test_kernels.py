@@ -254,9 +254,11 @@ def test_masked_steps_do_not_change_state_or_gradient():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-# small loops; the last two reach BLAS, and the column sums' loop over more than 16 columns (rows in
+# small loops; the last four reach BLAS: A @ B.T on a transposed copy of B (40, 23 rows) and on B.T
+# itself (too few rows, too large a B); and the column sums' loop over more than 16 columns (rows in
 # fours, then the rest)
-@pytest.mark.parametrize("shape", [(5, 4, 3), (1, 2, 1), (7, 6, 2), (40, 30, 20), (23, 19, 3)])
+@pytest.mark.parametrize("shape", [(5, 4, 3), (1, 2, 1), (7, 6, 2), (40, 30, 20), (23, 19, 3), (4, 16, 8),
+                                   (9, 40, 30)])
 def test_products_and_column_sums_match_numpy(dtype, shape):
     from rnnkit.backends.cpu.linalg import colsum, mm_nn, mm_nn_add, mm_nt, mm_tn
 

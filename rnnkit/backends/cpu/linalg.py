@@ -14,7 +14,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array, populate_array
 
-from ..._config import BLAS_MIN_WORK, JIT_OPTIONS
+from ..._config import BLAS_MIN_WORK, JIT_OPTIONS, NT_COPY_MAX, NT_COPY_MIN_ROWS
 
 
 @intrinsic
@@ -56,6 +56,13 @@ def _cview_unchecked(typingctx, arr, shape):
 def uses_blas(M, N, K):
     """Whether a product of ``M * N * K`` multiply-adds goes to BLAS (the one home of that rule)."""
     return M * N * K >= BLAS_MIN_WORK
+
+
+@njit(**JIT_OPTIONS)
+def transposes_first(M, N, K):
+    """Whether BLAS's ``A @ B.T`` runs on a contiguous transposed copy of ``B`` (the rule:
+    :data:`~rnnkit._config.NT_COPY_MAX`)."""
+    return N * K <= NT_COPY_MAX and M >= NT_COPY_MIN_ROWS
 
 
 @njit(**JIT_OPTIONS)
@@ -138,7 +145,16 @@ def mm_nt(A, B, out, accumulate):
     M, K = A.shape
     N = B.shape[0]
     if uses_blas(M, N, K):
-        if accumulate:
+        if transposes_first(M, N, K):
+            Bt = np.empty((K, N), B.dtype)
+            for k in range(K):
+                for n in range(N):
+                    Bt[k, n] = B[n, k]
+            if accumulate:
+                out += np.dot(A, Bt)
+            else:
+                np.dot(A, Bt, out)
+        elif accumulate:
             out += np.dot(A, B.T)
         else:
             np.dot(A, B.T, out)
