@@ -133,19 +133,24 @@ def load_inputs(theta, off, cfg, X, idx, b0, lens_p, t0, Xw):
     T, B, I = Xw.shape
     emb = off[off.shape[0] - 1, HEAD_END]
     tokens = cfg[CFG_TOKENS] > 0
-    for t in range(T):
-        for j in range(B):
-            src = idx[b0 + j]
-            if t0 + t >= lens_p[j]:  # padding is never read: it may hold anything, even NaN
-                for i in range(I):
-                    Xw[t, j, i] = 0
-            elif tokens:
+    for j in range(B):  # row by row: a row's steps are contiguous in X
+        src = idx[b0 + j]
+        n = min(max(lens_p[j] - t0, 0), T)  # padding is never read: it may hold anything, even NaN
+        if tokens:
+            for t in range(n):
                 row = emb + np.int64(X[src, t0 + t, 0]) * I
                 for i in range(I):
                     Xw[t, j, i] = theta[row + i]
-            else:
+        elif I == 1:  # one feature (the T5 rule stream): no inner loop (the copy took 4.6 % of its fit)
+            for t in range(n):
+                Xw[t, j, 0] = X[src, t0 + t, 0]
+        else:
+            for t in range(n):
                 for i in range(I):
                     Xw[t, j, i] = X[src, t0 + t, i]
+        for t in range(n, T):
+            for i in range(I):
+                Xw[t, j, i] = 0
 
 
 @njit(**INTERNAL)
