@@ -48,6 +48,11 @@ CFG_TOKENS = 16
 N_CFG = 17
 
 # --------------------------------------------------------------------------- parameter offsets
+#: the compiled entry points the loops call through their addresses
+#: (:mod:`rnnkit.backends.cpu.calls`): each slot's address, then its key at slot + 1
+CALL_WINDOW, CALL_FORWARD, CALL_BACKWARD = 0, 2, 4
+N_CALLS = 6
+
 #: per (layer, direction) row: starts of weight_ih, weight_hh, bias_ih, bias_hh,
 #: the peephole block, the layer-norm block, and the row's end
 OFF_W_IH, OFF_W_HH, OFF_B_IH, OFF_B_HH, OFF_PEEP, OFF_LN, OFF_END = range(7)

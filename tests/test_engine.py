@@ -13,6 +13,7 @@ import rnnkit
 from rnnkit import RNNClassifier, config_context, get_config
 from rnnkit.backends import get_backend
 from rnnkit.backends.cpu import sync
+from rnnkit.backends.cpu.calls import call_native, native_address
 from rnnkit.backends.cpu.cells import KERNELS, CellCode
 from rnnkit.backends.cpu.sync import barrier
 from rnnkit.cells import CELLS
@@ -417,3 +418,34 @@ def test_borrowed_arrays_share_the_owners_memory_and_leave_it_alive():
     assert write_through(a, 1000) == 2000.0
     assert a[7] == 1007.0 and a[6] == 6.0 and a[8] == 8.0
     assert sys.getrefcount(a) == before
+
+
+@njit
+def _scaled_sum(a, k, out):
+    if k < 0:
+        raise ValueError("negative k")
+    out[0] = a.sum() * k
+    return out[0], k + 1
+
+
+@njit
+def _through_address(address, key, a, k, out):
+    return call_native(_scaled_sum, address, key, (a, k, out))
+
+
+@pytest.mark.compiled
+def test_a_call_through_an_address_is_the_direct_call_and_checks_its_key():
+    # how the epoch loop reaches the window and the window the stack's passes
+    # (rnnkit.backends.cpu.calls): the same results and exceptions as a direct call, and an
+    # address taken for other argument types is refused instead of called
+    a, out = np.arange(4.0), np.zeros(1)
+    address, key = native_address(_scaled_sum, (a, 3, out))
+    assert address > 0
+    assert _through_address(address, key, a, 3, out) == (18.0, 4)
+    assert out[0] == 18.0
+    with pytest.raises(ValueError, match="negative k"):
+        _through_address(address, key, a, -1, out)
+    other_address, other_key = native_address(_scaled_sum, (a.astype(np.float32), 3, out))
+    assert other_key != key and other_address != address
+    with pytest.raises(RuntimeError, match="other argument types"):
+        _through_address(other_address, other_key, a, 3, out)

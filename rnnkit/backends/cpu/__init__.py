@@ -8,12 +8,14 @@ layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
 :mod:`~.threads`, :mod:`~.sync` (the barrier of a split batch's threads).
 """
 
+import numba
 import numpy as np
 
 from ... import _config
-from ...slots import CFG_LOSS, N_WS, WS_DLOGITS, WS_LOGITS
+from ...slots import CALL_BACKWARD, CALL_FORWARD, CALL_WINDOW, CFG_LOSS, N_CALLS, N_WS, WS_DLOGITS, WS_LOGITS
 from .. import Backend
-from . import loops, sync
+from . import loops, stack, sync
+from .calls import native_address
 from .cells import CellCode
 from .gemm import packs
 from .linalg import uses_blas
@@ -27,6 +29,8 @@ class CpuBackend(Backend):
     """:class:`~rnnkit.backends.Backend` on the CPU (see the module docstring)."""
 
     name = "cpu"
+    #: the ``calls`` arguments of the loops (:meth:`_calls`, :meth:`_epoch_calls`), for this process
+    _addresses = {}
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -181,7 +185,7 @@ class CpuBackend(Backend):
         with blas_threads(self._blas_limit(net, N, 1)):
             total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg,
                                              net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX,
-                                             True, False, empty, empty)
+                                             True, False, empty, empty, self._calls(net, dt))
             if external:
                 total, count = self._outside_loss(net, theta, sc, X, Y, idx, lengths, 0, T, grad, dX)
         shape = (net.n_states, N, net.hidden_size)
@@ -214,19 +218,54 @@ class CpuBackend(Backend):
             gparts = grad[None] if S == 1 else np.empty((S, theta.shape[0]), dt)
             part_res = np.zeros((S, 2))
             meet = np.zeros(sync.SYNC_LEN, np.int64)
+            calls = self._epoch_calls(net, S, theta, X, Y, order, gparts, sc)
 
             def rank(r):
                 try:
                     return loops.train_epoch(
                         code, r, R, theta, grad, gparts, part_res, meet, off, cfg, net.dropout, seed,
                         optimizer.code, optimizer.state, optimizer.step, optimizer.hyper, decay, X, lengths,
-                        Y, order, batch_size, bptt, carry, hs, cs, window_losses, sc)
+                        Y, order, batch_size, bptt, carry, hs, cs, window_losses, sc, calls)
                 except BaseException:
                     sync.abort(meet)  # the other ranks stop waiting for this one
                     raise
 
             total, count, n_up, status = run_parts(rank, R)[0]
             return total, count, window_losses[:n_up].copy(), status
+
+    def _calls(self, net, dtype):
+        """The ``calls`` argument of :func:`loops.window_part`: where the stack's forward and backward
+        passes are compiled for the arguments it passes them (see :mod:`.calls`); kept for the process."""
+        key = (net.spec.code, np.dtype(dtype).str)
+        found = self._addresses.get(key)
+        if found is None:
+            code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
+            v, i3 = np.empty(0, dtype), np.empty((0, 0, 0), dtype)
+            ws, lens = (v, np.zeros(N_WS + 1, np.int64)), np.empty(0, np.int64)
+            found = np.zeros(N_CALLS, np.int64)
+            found[CALL_FORWARD:CALL_FORWARD + 2] = native_address(
+                stack.forward, (code, v, off, cfg, i3, lens, ws, True))
+            found[CALL_BACKWARD:CALL_BACKWARD + 2] = native_address(
+                stack.backward, (code, v, off, cfg, i3, lens, ws, True, v, i3, i3, i3))
+            self._addresses[key] = found
+        return found
+
+    def _epoch_calls(self, net, S, theta, X, Y, order, gparts, sc):
+        """The ``calls`` argument of :func:`loops.train_epoch`: :meth:`_calls` and where
+        :func:`loops.window_part` is compiled for the arguments the epoch passes it."""
+        key = (net.spec.code,) + tuple(numba.typeof(a) for a in (theta, X, Y, order))
+        found = self._addresses.get(key)
+        if found is None:
+            found = self._calls(net, theta.dtype).copy()
+            dX = np.empty((0, 1, X.shape[2]), theta.dtype)
+            empty = np.empty((0, 1, 1), theta.dtype)
+            lens = np.empty(0, np.int64)
+            found[CALL_WINDOW:CALL_WINDOW + 2] = native_address(loops.window_part, (
+                CellCode(net.spec.code), 0, S, theta, net.layout.off, net.cfg, float(net.dropout),
+                np.int64(-1), X, Y, order[:0], lens, 0, 0, sc, gparts[0], dX, True, True, empty, empty,
+                found))
+            self._addresses[key] = found
+        return found
 
     def _python_epoch(self, net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size, bptt, carry,
                       seed, sc, window_losses, hs, cs):
@@ -249,7 +288,7 @@ class CpuBackend(Backend):
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
                 loops.window_part(code, 0, 1, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc,
-                                  grad, dX, True, True, empty, empty)
+                                  grad, dX, True, True, empty, empty, self._calls(net, dt))
                 seed = -1  # numba's generator is seeded once per epoch
                 loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
                 if not np.isfinite(loss_sum):
@@ -292,7 +331,7 @@ class CpuBackend(Backend):
                     sc.hcar[p, :n] = h0[:, start + b0:start + b0 + Bp].reshape(-1)
                     sc.ccar[p, :n] = c0[:, start + b0:start + b0 + Bp].reshape(-1)
                 args = (theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop), lens, 0, Tc, sc,
-                        theta[:0], dX, False, False, out, hseq)
+                        theta[:0], dX, False, False, out, hseq, self._calls(net, dt))
                 run_parts(lambda p, a=args: loops.window_part(code, p, S, *a), S)
                 for p, (b0, Bp) in enumerate(rows):
                     n = LD * Bp * H

@@ -14,7 +14,8 @@ The cell code comes as a compile-time literal
 and kernels only, and numba's on-disk cache keeps one entry per cell and
 precision. Python calls :func:`window_part` itself for prediction, the
 one-batch gradient and epochs whose loss is computed outside the kernels;
-:func:`train_epoch` calls the same compiled function.
+:func:`train_epoch` calls the same compiled function, through its address
+(:mod:`rnnkit.backends.cpu.calls`).
 
 Scratch of a batch is a :class:`Scratch` of per-part arrays (row ``p`` is
 part ``p``'s), allocated by the caller for the largest window.
@@ -27,6 +28,9 @@ from numba import njit
 
 from ..._config import INTERNAL, JIT_OPTIONS
 from ...slots import (
+    CALL_BACKWARD,
+    CALL_FORWARD,
+    CALL_WINDOW,
     CFG_DIRS,
     CFG_HIDDEN,
     CFG_INPUT,
@@ -41,6 +45,7 @@ from ...slots import (
     WS_LOGITS,
     WS_MASK,
 )
+from .calls import call_native
 from .heads import head_loss
 from .linalg import borrow
 from .optim import apply_update
@@ -168,7 +173,7 @@ def embedding_grad(off, cfg, X, idx, b0, lw, t0, dXw, g):
 
 @njit(**JIT_OPTIONS)
 def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, train,
-                reverse_zero, out, hseq):
+                reverse_zero, out, hseq, calls):
     """One window of part ``p`` of ``S`` of a batch (rows ``idx`` of ``X`` (N, Tt, I), batch-major).
 
     Starts from the part's states in ``sc.hcar``/``sc.ccar`` (reverse
@@ -183,7 +188,9 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     forward pass (the caller fills ``WS_DLOGITS`` and calls
     :func:`part_backward`). ``out`` (N, Ty, K), unless empty, receives the
     head's outputs and ``hseq`` (N, Tt, D*H), unless empty, the top layer's
-    per-step outputs. Returns ``(weighted loss sum, total weight of the items)``.
+    per-step outputs. ``calls`` holds the addresses of the stack's
+    forward and backward passes (see :func:`train_epoch`). Returns
+    ``(weighted loss sum, total weight of the items)``.
     """
     if seed >= 0:
         np.random.seed(seed)
@@ -209,7 +216,8 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     set_state(ws, cfg, T, B, hcar, ccar, reverse_zero)
     if drop:
         draw_masks(ws, cfg, T, B, pdrop)
-    forward(cell, theta, off, cfg, Xw, lw, ws, drop)
+    call_native(forward, calls[CALL_FORWARD], calls[CALL_FORWARD + 1],
+                (cell, theta, off, cfg, Xw, lw, ws, drop))
     get_state(ws, cfg, T, B, hcar, ccar)
     R = T if mode == 0 else 1
     logits = v3(region(ws, WS_LOGITS), 0, R, B, K)
@@ -236,8 +244,9 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     if cnt > 0:
         tokens = cfg[CFG_TOKENS] > 0
         dXb = v3(sc.dXw[p], 0, T, B, I) if tokens else dX
-        backward(cell, theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
-                 v3(sc.dc0[p], 0, LD, B, H), dXb)
+        call_native(backward, calls[CALL_BACKWARD], calls[CALL_BACKWARD + 1],
+                    (cell, theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
+                     v3(sc.dc0[p], 0, LD, B, H), dXb))
         if tokens:
             embedding_grad(off, cfg, X, idx, b0, lw, t0, dXb, g)
     return float(loss_sum), float(cnt)
@@ -274,7 +283,7 @@ def merge_parts(grad, gparts, part_res, cnt):
 @njit(**JIT_OPTIONS)
 def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pdrop, seed, solver,
                 opt_state, step, hyper, decay_mask, X, lengths, Y, order, batch_size, bptt, carry, h_state,
-                c_state, window_losses, sc):
+                c_state, window_losses, sc, calls):
     """One epoch in one call: for each batch (rows ``order``), each window, each part of the batch.
 
     ``X`` (N, T, I), ``Y`` (N, Ty, D) batch-major. With ``carry`` each window
@@ -288,6 +297,11 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
     update per window that holds at least one item. ``sc`` is scratch for
     ``S`` parts (``gparts`` (S, P): each part's gradient, ``grad[None]`` when
     ``S == 1``) of ``batch_size`` rows and windows of ``bptt`` steps.
+    ``calls`` (``N_CALLS``,) holds the addresses of :func:`window_part` and
+    of the stack's forward and backward passes, compiled for the arguments
+    they are passed (:func:`~rnnkit.backends.cpu.calls.native_address`): they
+    are called through these, so neither this loop's compiled code nor the
+    window's holds a second copy of its callees'.
 
     A batch cut in parts (``S > 1``, built-in losses only) runs on
     ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
@@ -336,9 +350,10 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
                 if t0 > 0 and not carry:
                     sc.hcar[p, :] = 0
                     sc.ccar[p, :] = 0
-                part_res[p, 0], part_res[p, 1] = window_part(
-                    cell, p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
-                    gparts[p], dX, yes, yes, empty, empty)
+                part_res[p, 0], part_res[p, 1] = call_native(
+                    window_part, calls[CALL_WINDOW], calls[CALL_WINDOW + 1],
+                    (cell, p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
+                     gparts[p], dX, yes, yes, empty, empty, calls))
             if n_ranks > 1 and not barrier(sync, n_ranks):
                 return total, count_all, n_up, 2
             if rank == 0:

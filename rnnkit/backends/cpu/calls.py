@@ -1,0 +1,112 @@
+"""Calls from one compiled entry point to another through its address.
+
+numba copies the code of every jitted function that a kernel calls into the
+kernel's own compiled module, where LLVM optimises it again and turns it into
+machine code again. An entry point that Python calls as well (such as
+:func:`rnnkit.backends.cpu.loops.window_part`) is compiled on its own anyway;
+a second entry point that calls it (the epoch loop) then compiles all of its
+code a second time: on a first ``fit`` that cost about as much as compiling
+the window itself. :func:`call_native` calls such an entry point through the
+address of its compiled function instead, taken in Python by
+:func:`native_address` and passed down as an argument, so the caller's module
+holds its own code only; numba's on-disk cache keeps working, since the
+caller's signature holds plain integers.
+
+The address comes with a key of the argument types it was compiled for; the
+call checks it against the types the caller passes, so a wrong address raises
+an error instead of calling code compiled for other types. Under
+``NUMBA_DISABLE_JIT=1`` the call is a plain Python call.
+"""
+
+import zlib
+
+from numba import config, typeof, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_MISMATCH = "compiled call: the address was taken for other argument types"
+
+
+def signature_key(argtypes):
+    """The key of a tuple of numba argument types (the same in every process).
+
+    Parameters
+    ----------
+    argtypes : tuple of numba types
+        The types of a call's arguments.
+
+    Returns
+    -------
+    key : int
+        A 31-bit checksum of their names.
+    """
+    return zlib.crc32(repr(tuple(argtypes)).encode()) & 0x7FFFFFFF
+
+
+def native_address(dispatcher, args):
+    """The address and key of ``dispatcher``'s compiled function for the types of ``args``.
+
+    Compiles it for those types first if needed (or loads it from numba's
+    cache). The address stays valid for the life of the process.
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        A jitted function.
+    args : tuple
+        Arguments of the types the compiled caller will pass.
+
+    Returns
+    -------
+    address, key : int
+        What :func:`call_native` takes.
+    """
+    argtypes = tuple(typeof(a) for a in args)
+    if config.DISABLE_JIT:
+        return 0, signature_key(argtypes)
+    dispatcher.compile(argtypes)
+    cres = dispatcher.overloads[argtypes]
+    return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name), signature_key(argtypes)
+
+
+@intrinsic
+def _call_native(typingctx, fn, address, key, args):
+    """``fn(*args)`` through the address of ``fn``'s compiled function for the types of ``args``."""
+    if not (isinstance(fn, types.Dispatcher) and isinstance(address, types.Integer)
+            and isinstance(key, types.Integer) and isinstance(args, types.BaseTuple)):
+        return None
+    fsig = typingctx.resolve_function_type(fn, tuple(args), {})
+    if fsig is None:
+        return None
+    expected = signature_key(fsig.args)
+    sig = fsig.return_type(fn, address, key, args)
+
+    def codegen(context, builder, sig, llargs):
+        _, addr, got, tup = llargs
+        argtys, resty = fsig.args, fsig.return_type
+        mismatch = builder.icmp_signed("!=", context.cast(builder, got, sig.args[2], types.int64),
+                                       context.get_constant(types.int64, expected))
+        with cgutils.if_unlikely(builder, mismatch):
+            context.call_conv.return_user_exc(builder, RuntimeError, (_MISMATCH,))
+        vals = [context.cast(builder, builder.extract_value(tup, i), sig.args[3][i], argtys[i])
+                for i in range(len(argtys))]
+        fnptr = builder.inttoptr(context.cast(builder, addr, sig.args[1], types.intp),
+                                 context.call_conv.get_function_type(resty, argtys).as_pointer())
+        status, res = context.call_conv.call_function(builder, fnptr, resty, argtys, vals)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return res
+
+    return sig, codegen
+
+
+def _call_native_py(fn, address, key, args):
+    """``fn(*args)``: the plain-Python twin of :func:`call_native`, for ``NUMBA_DISABLE_JIT=1``."""
+    return fn(*args)
+
+
+#: ``call_native(fn, address, key, args)`` in compiled code: ``fn(*args)``
+#: through ``address`` (from :func:`native_address`), without copying ``fn``'s
+#: code into the caller; raises RuntimeError when ``key`` does not match the
+#: types of ``args``.
+call_native = _call_native_py if config.DISABLE_JIT else _call_native
