@@ -48,10 +48,11 @@ CFG_TOKENS = 16
 N_CFG = 17
 
 # --------------------------------------------------------------------------- parameter offsets
-#: the compiled entry points the loops call through their addresses
+#: the compiled functions the loops and the stack call through their addresses
 #: (:mod:`rnnkit.backends.cpu.calls`): each slot's address, then its key at slot + 1
-CALL_WINDOW, CALL_FORWARD, CALL_BACKWARD = 0, 2, 4
-N_CALLS = 6
+(CALL_WINDOW, CALL_FORWARD, CALL_BACKWARD, CALL_CELL_FORWARD, CALL_CELL_BACKWARD,
+ CALL_PARAM_GRADS) = range(0, 12, 2)
+N_CALLS = 12
 
 #: per (layer, direction) row: starts of weight_ih, weight_hh, bias_ih, bias_hh,
 #: the peephole block, the layer-norm block, and the row's end

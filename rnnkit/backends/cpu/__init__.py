@@ -8,21 +8,38 @@ layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
 :mod:`~.threads`, :mod:`~.sync` (the barrier of a split batch's threads).
 """
 
-import numba
 import numpy as np
 
 from ... import _config
-from ...slots import CALL_BACKWARD, CALL_FORWARD, CALL_WINDOW, CFG_LOSS, N_CALLS, N_WS, WS_DLOGITS, WS_LOGITS
+from ...slots import (
+    CALL_BACKWARD,
+    CALL_CELL_BACKWARD,
+    CALL_CELL_FORWARD,
+    CALL_FORWARD,
+    CALL_PARAM_GRADS,
+    CALL_WINDOW,
+    CFG_LOSS,
+    N_CALLS,
+    N_WS,
+    WS_DLOGITS,
+    WS_LOGITS,
+)
 from .. import Backend
 from . import loops, stack, sync
 from .calls import native_address
-from .cells import CellCode
+from .cells import KERNELS
 from .gemm import packs
 from .linalg import uses_blas
 from .threads import blas_threads, run_parts
 from .workspace import ws_size
 
 __all__ = ["CpuBackend"]
+
+
+def _array_kind(a):
+    """What numba's type of the array ``a`` depends on (cheaper to read than ``numba.typeof``)."""
+    f = a.flags
+    return a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned
 
 
 class CpuBackend(Backend):
@@ -164,8 +181,8 @@ class CpuBackend(Backend):
         total, count, dlogits = self.outside_loss(net, logits, Y, idx, lens, t0, T)
         if count > 0:
             self._region(sc, 0, WS_DLOGITS, (R, B, K))[...] = np.asarray(dlogits).transpose(1, 0, 2) / count
-            loops.part_backward(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg, net.dropout,
-                                X, idx, lens, t0, T, sc, grad, dX)
+            loops.part_backward(0, 1, theta, net.layout.off, net.cfg, net.dropout, X, idx, lens, t0, T, sc,
+                                grad, dX, self._calls(net, theta.dtype))
         return float(total), int(count)
 
     # ------------------------------------------------------------------ interface
@@ -183,9 +200,9 @@ class CpuBackend(Backend):
         idx = np.arange(N, dtype=np.int64)
         external = net.cfg[CFG_LOSS] < 0
         with blas_threads(self._blas_limit(net, N, 1)):
-            total, count = loops.window_part(CellCode(net.spec.code), 0, 1, theta, net.layout.off, net.cfg,
-                                             net.dropout, seed, X, Y, idx, lengths, 0, T, sc, grad, dX,
-                                             True, False, empty, empty, self._calls(net, dt))
+            total, count = loops.window_part(0, 1, theta, net.layout.off, net.cfg, net.dropout, seed, X, Y,
+                                             idx, lengths, 0, T, sc, grad, dX, True, False, empty, empty,
+                                             self._calls(net, dt))
             if external:
                 total, count = self._outside_loss(net, theta, sc, X, Y, idx, lengths, 0, T, grad, dX)
         shape = (net.n_states, N, net.hidden_size)
@@ -206,7 +223,7 @@ class CpuBackend(Backend):
         window_losses = np.empty(-(-N // batch_size) * -(-Tt // bptt))
         grad = np.empty_like(theta)
         decay = self._decay_mask(net, dt)
-        code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
+        off, cfg = net.layout.off, net.cfg
         hs, cs = state if state is not None else (np.empty((0, 0, 0), dt),) * 2
         with blas_threads(self._blas_limit(net, batch_size, S)):
             if cfg[CFG_LOSS] < 0:
@@ -223,7 +240,7 @@ class CpuBackend(Backend):
             def rank(r):
                 try:
                     return loops.train_epoch(
-                        code, r, R, theta, grad, gparts, part_res, meet, off, cfg, net.dropout, seed,
+                        r, R, theta, grad, gparts, part_res, meet, off, cfg, net.dropout, seed,
                         optimizer.code, optimizer.state, optimizer.step, optimizer.hyper, decay, X, lengths,
                         Y, order, batch_size, bptt, carry, hs, cs, window_losses, sc, calls)
                 except BaseException:
@@ -234,26 +251,33 @@ class CpuBackend(Backend):
             return total, count, window_losses[:n_up].copy(), status
 
     def _calls(self, net, dtype):
-        """The ``calls`` argument of :func:`loops.window_part`: where the stack's forward and backward
-        passes are compiled for the arguments it passes them (see :mod:`.calls`); kept for the process."""
-        key = (net.spec.code, np.dtype(dtype).str)
+        """The ``calls`` argument of :func:`loops.window_part`: the addresses of the stack's passes, of
+        the cell's kernels and of the weights' gradients, compiled for the arguments they are passed
+        (see :mod:`.calls`: the kernels are compiled here, or loaded from numba's cache, on first use);
+        kept for the process."""
+        key = (net.spec.code, np.dtype(dtype).str, _array_kind(net.layout.off), _array_kind(net.cfg))
         found = self._addresses.get(key)
         if found is None:
-            code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
-            v, i3 = np.empty(0, dtype), np.empty((0, 0, 0), dtype)
-            ws, lens = (v, np.zeros(N_WS + 1, np.int64)), np.empty(0, np.int64)
+            off, cfg, kernels = net.layout.off, net.cfg, KERNELS[net.spec.code]
+            v, m, a = (np.empty((0,) * nd, dtype) for nd in (1, 2, 3))
+            ws, lens, i = (v, np.zeros(N_WS + 1, np.int64)), np.empty(0, np.int64), 0
             found = np.zeros(N_CALLS, np.int64)
-            found[CALL_FORWARD:CALL_FORWARD + 2] = native_address(
-                stack.forward, (code, v, off, cfg, i3, lens, ws, True))
-            found[CALL_BACKWARD:CALL_BACKWARD + 2] = native_address(
-                stack.backward, (code, v, off, cfg, i3, lens, ws, True, v, i3, i3, i3))
+            for slot, fn, args in (
+                    (CALL_CELL_FORWARD, kernels.forward_sequence, (a, lens, m, a, v, i, v, v, a, a, a, v)),
+                    (CALL_CELL_BACKWARD, kernels.backward_sequence,
+                     (a, lens, m, a, i, v, v, a, a, a, m, m, a, a, m, m, v, v, v)),
+                    (CALL_PARAM_GRADS, stack.param_grads,
+                     (cfg, lens, ws, m, m, i, i, i, i, i, i, m, a, m, m, v, v, True)),
+                    (CALL_FORWARD, stack.forward, (v, off, cfg, a, lens, ws, True, found)),
+                    (CALL_BACKWARD, stack.backward, (v, off, cfg, a, lens, ws, True, v, a, a, a, found))):
+                found[slot:slot + 2] = native_address(fn, args)
             self._addresses[key] = found
         return found
 
     def _epoch_calls(self, net, S, theta, X, Y, order, gparts, sc):
-        """The ``calls`` argument of :func:`loops.train_epoch`: :meth:`_calls` and where
-        :func:`loops.window_part` is compiled for the arguments the epoch passes it."""
-        key = (net.spec.code,) + tuple(numba.typeof(a) for a in (theta, X, Y, order))
+        """The ``calls`` argument of :func:`loops.train_epoch`: :meth:`_calls` and the address of
+        :func:`loops.window_part` compiled for the arguments the epoch passes it."""
+        key = (net.spec.code,) + tuple(_array_kind(a) for a in (net.layout.off, net.cfg, theta, X, Y, order))
         found = self._addresses.get(key)
         if found is None:
             found = self._calls(net, theta.dtype).copy()
@@ -261,16 +285,15 @@ class CpuBackend(Backend):
             empty = np.empty((0, 1, 1), theta.dtype)
             lens = np.empty(0, np.int64)
             found[CALL_WINDOW:CALL_WINDOW + 2] = native_address(loops.window_part, (
-                CellCode(net.spec.code), 0, S, theta, net.layout.off, net.cfg, float(net.dropout),
-                np.int64(-1), X, Y, order[:0], lens, 0, 0, sc, gparts[0], dX, True, True, empty, empty,
-                found))
+                0, S, theta, net.layout.off, net.cfg, float(net.dropout), np.int64(-1), X, Y, order[:0], lens,
+                0, 0, sc, gparts[0], dX, True, True, empty, empty, found))
             self._addresses[key] = found
         return found
 
     def _python_epoch(self, net, theta, grad, optimizer, decay, X, lengths, Y, order, batch_size, bptt, carry,
                       seed, sc, window_losses, hs, cs):
         """The epoch driven from Python, for a loss computed outside the kernels (batches never split)."""
-        code, off, cfg, dt = CellCode(net.spec.code), net.layout.off, net.cfg, theta.dtype
+        off, cfg, dt = net.layout.off, net.cfg, theta.dtype
         N = X.shape[0]
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
@@ -287,7 +310,7 @@ class CpuBackend(Backend):
                 elif not carry:
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
-                loops.window_part(code, 0, 1, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc,
+                loops.window_part(0, 1, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc,
                                   grad, dX, True, True, empty, empty, self._calls(net, dt))
                 seed = -1  # numba's generator is seeded once per epoch
                 loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
@@ -317,7 +340,7 @@ class CpuBackend(Backend):
         sc = self._scratch(net, S, Tm, -(-B // S), 1, 1, dt, False)
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
-        code, off, cfg = CellCode(net.spec.code), net.layout.off, net.cfg
+        off, cfg = net.layout.off, net.cfg
         with blas_threads(self._blas_limit(net, B, S)):
             for start in range(0, N, chunk):
                 stop = min(start + chunk, N)
@@ -332,7 +355,7 @@ class CpuBackend(Backend):
                     sc.ccar[p, :n] = c0[:, start + b0:start + b0 + Bp].reshape(-1)
                 args = (theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop), lens, 0, Tc, sc,
                         theta[:0], dX, False, False, out, hseq, self._calls(net, dt))
-                run_parts(lambda p, a=args: loops.window_part(code, p, S, *a), S)
+                run_parts(lambda p, a=args: loops.window_part(p, S, *a), S)
                 for p, (b0, Bp) in enumerate(rows):
                     n = LD * Bp * H
                     hT[:, start + b0:start + b0 + Bp] = sc.hcar[p, :n].reshape(LD, Bp, H)

@@ -25,6 +25,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 _MISMATCH = "compiled call: the address was taken for other argument types"
+#: under NUMBA_DISABLE_JIT: stand-in addresses of the functions, and the functions by address
+_PY_ADDRESSES, _PY_FUNCTIONS = {}, {}
 
 
 def signature_key(argtypes):
@@ -62,42 +64,67 @@ def native_address(dispatcher, args):
         What :func:`call_native` takes.
     """
     argtypes = tuple(typeof(a) for a in args)
-    if config.DISABLE_JIT:
-        return 0, signature_key(argtypes)
+    if config.DISABLE_JIT:  # a stand-in address that names the function for the plain-Python call_void
+        address = _PY_ADDRESSES.setdefault(dispatcher, len(_PY_ADDRESSES) + 1)
+        _PY_FUNCTIONS[address] = dispatcher
+        return address, signature_key(argtypes)
     dispatcher.compile(argtypes)
     cres = dispatcher.overloads[argtypes]
     return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name), signature_key(argtypes)
 
 
+def _emit_call(context, builder, sig, llargs, argtys, resty):
+    """The code of a call through an address: the key check, the call, its exception passed on."""
+    n = len(sig.args)
+    addr, got, tup = llargs[n - 3], llargs[n - 2], llargs[n - 1]
+    addr_ty, got_ty, tup_ty = sig.args[n - 3], sig.args[n - 2], sig.args[n - 1]
+    mismatch = builder.icmp_signed("!=", context.cast(builder, got, got_ty, types.int64),
+                                   context.get_constant(types.int64, signature_key(argtys)))
+    with cgutils.if_unlikely(builder, mismatch):
+        context.call_conv.return_user_exc(builder, RuntimeError, (_MISMATCH,))
+    vals = [context.cast(builder, builder.extract_value(tup, i), tup_ty[i], argtys[i])
+            for i in range(len(argtys))]
+    fnptr = builder.inttoptr(context.cast(builder, addr, addr_ty, types.intp),
+                             context.call_conv.get_function_type(resty, argtys).as_pointer())
+    status, res = context.call_conv.call_function(builder, fnptr, resty, argtys, vals)
+    with cgutils.if_unlikely(builder, status.is_error):
+        context.call_conv.return_status_propagate(builder, status)
+    return res
+
+
+def _plain(address, key, args):
+    """Whether the types are an address, a key and a tuple of arguments."""
+    return (isinstance(address, types.Integer) and isinstance(key, types.Integer)
+            and isinstance(args, types.BaseTuple))
+
+
 @intrinsic
 def _call_native(typingctx, fn, address, key, args):
     """``fn(*args)`` through the address of ``fn``'s compiled function for the types of ``args``."""
-    if not (isinstance(fn, types.Dispatcher) and isinstance(address, types.Integer)
-            and isinstance(key, types.Integer) and isinstance(args, types.BaseTuple)):
+    if not (isinstance(fn, types.Dispatcher) and _plain(address, key, args)):
         return None
     fsig = typingctx.resolve_function_type(fn, tuple(args), {})
     if fsig is None:
         return None
-    expected = signature_key(fsig.args)
-    sig = fsig.return_type(fn, address, key, args)
 
     def codegen(context, builder, sig, llargs):
-        _, addr, got, tup = llargs
-        argtys, resty = fsig.args, fsig.return_type
-        mismatch = builder.icmp_signed("!=", context.cast(builder, got, sig.args[2], types.int64),
-                                       context.get_constant(types.int64, expected))
-        with cgutils.if_unlikely(builder, mismatch):
-            context.call_conv.return_user_exc(builder, RuntimeError, (_MISMATCH,))
-        vals = [context.cast(builder, builder.extract_value(tup, i), sig.args[3][i], argtys[i])
-                for i in range(len(argtys))]
-        fnptr = builder.inttoptr(context.cast(builder, addr, sig.args[1], types.intp),
-                                 context.call_conv.get_function_type(resty, argtys).as_pointer())
-        status, res = context.call_conv.call_function(builder, fnptr, resty, argtys, vals)
-        with cgutils.if_unlikely(builder, status.is_error):
-            context.call_conv.return_status_propagate(builder, status)
-        return res
+        return _emit_call(context, builder, sig, llargs, fsig.args, fsig.return_type)
 
-    return sig, codegen
+    return fsig.return_type(fn, address, key, args), codegen
+
+
+@intrinsic
+def _call_void(typingctx, address, key, args):
+    """A function that returns nothing, through its address, on ``args``; no dispatcher at hand."""
+    if not _plain(address, key, args):
+        return None
+    argtys = tuple(types.unliteral(t) for t in args)
+
+    def codegen(context, builder, sig, llargs):
+        _emit_call(context, builder, sig, llargs, argtys, types.none)
+        return context.get_dummy_value()
+
+    return types.none(address, key, args), codegen
 
 
 def _call_native_py(fn, address, key, args):
@@ -105,8 +132,18 @@ def _call_native_py(fn, address, key, args):
     return fn(*args)
 
 
+def _call_void_py(address, key, args):
+    """The plain-Python twin of :func:`call_void` (``NUMBA_DISABLE_JIT=1``): the function registered
+    for ``address`` by :func:`native_address`."""
+    _PY_FUNCTIONS[address](*args)
+
+
 #: ``call_native(fn, address, key, args)`` in compiled code: ``fn(*args)``
 #: through ``address`` (from :func:`native_address`), without copying ``fn``'s
 #: code into the caller; raises RuntimeError when ``key`` does not match the
 #: types of ``args``.
 call_native = _call_native_py if config.DISABLE_JIT else _call_native
+#: ``call_void(address, key, args)``: the same for a function that returns
+#: nothing, which the caller knows only by its address (no dispatcher in the
+#: caller's code: the cell kernels, which share one signature)
+call_void = _call_void_py if config.DISABLE_JIT else _call_void

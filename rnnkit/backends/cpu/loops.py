@@ -9,13 +9,13 @@
   the ranks meeting at :func:`rnnkit.backends.cpu.sync.barrier`;
 * :func:`part_backward` - backward after a loss computed outside the kernels.
 
-The cell code comes as a compile-time literal
-(:class:`rnnkit.backends.cpu.cells.CellCode`), so the first use of a cell compiles that cell's loops
-and kernels only, and numba's on-disk cache keeps one entry per cell and
-precision. Python calls :func:`window_part` itself for prediction, the
-one-batch gradient and epochs whose loss is computed outside the kernels;
-:func:`train_epoch` calls the same compiled function, through its address
-(:mod:`rnnkit.backends.cpu.calls`).
+None of these knows the cell: its kernels are reached through the addresses
+in ``calls`` (:mod:`rnnkit.backends.cpu.calls`), so the loops
+and the stack are compiled once per precision for every cell, and a further
+cell compiles only its own kernels. Python calls :func:`window_part` itself
+for prediction, the one-batch gradient and epochs whose loss is computed
+outside the kernels; :func:`train_epoch` calls the same compiled function,
+through its address.
 
 Scratch of a batch is a :class:`Scratch` of per-part arrays (row ``p`` is
 part ``p``'s), allocated by the caller for the largest window.
@@ -172,7 +172,7 @@ def embedding_grad(off, cfg, X, idx, b0, lw, t0, dXw, g):
 
 
 @njit(**JIT_OPTIONS)
-def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, train,
+def window_part(p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, g, dX, train,
                 reverse_zero, out, hseq, calls):
     """One window of part ``p`` of ``S`` of a batch (rows ``idx`` of ``X`` (N, Tt, I), batch-major).
 
@@ -189,7 +189,7 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     :func:`part_backward`). ``out`` (N, Ty, K), unless empty, receives the
     head's outputs and ``hseq`` (N, Tt, D*H), unless empty, the top layer's
     per-step outputs. ``calls`` holds the addresses of the stack's
-    forward and backward passes (see :func:`train_epoch`). Returns
+    passes and of the cell's kernels (see :func:`train_epoch`). Returns
     ``(weighted loss sum, total weight of the items)``.
     """
     if seed >= 0:
@@ -217,7 +217,7 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
     if drop:
         draw_masks(ws, cfg, T, B, pdrop)
     call_native(forward, calls[CALL_FORWARD], calls[CALL_FORWARD + 1],
-                (cell, theta, off, cfg, Xw, lw, ws, drop))
+                (theta, off, cfg, Xw, lw, ws, drop, calls))
     get_state(ws, cfg, T, B, hcar, ccar)
     R = T if mode == 0 else 1
     logits = v3(region(ws, WS_LOGITS), 0, R, B, K)
@@ -245,15 +245,15 @@ def window_part(cell, p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T
         tokens = cfg[CFG_TOKENS] > 0
         dXb = v3(sc.dXw[p], 0, T, B, I) if tokens else dX
         call_native(backward, calls[CALL_BACKWARD], calls[CALL_BACKWARD + 1],
-                    (cell, theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
-                     v3(sc.dc0[p], 0, LD, B, H), dXb))
+                    (theta, off, cfg, Xw, lw, ws, drop, g, v3(sc.dh0[p], 0, LD, B, H),
+                     v3(sc.dc0[p], 0, LD, B, H), dXb, calls))
         if tokens:
             embedding_grad(off, cfg, X, idx, b0, lw, t0, dXb, g)
     return float(loss_sum), float(cnt)
 
 
 @njit(**JIT_OPTIONS)
-def part_backward(cell, p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g, dX):
+def part_backward(p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g, dX, calls):
     """Backward of part ``p`` after :func:`window_part` and a loss computed outside the kernels."""
     theta, g, X, idx, dX = borrow(theta), borrow(g), borrow(X), borrow(idx), borrow(dX)
     sc, off, cfg = borrow_scratch(sc), borrow(off), borrow(cfg)
@@ -262,8 +262,9 @@ def part_backward(cell, p, S, theta, off, cfg, pdrop, X, idx, lens, t0, T, sc, g
     Xw = v3(sc.Xw[p], 0, T, B, I)
     tokens = cfg[CFG_TOKENS] > 0
     dXb = v3(sc.dXw[p], 0, T, B, I) if tokens else dX
-    backward(cell, theta, off, cfg, Xw, sc.lw[p, :B], _part_ws(sc, p), pdrop > 0, g,
-             v3(sc.dh0[p], 0, LD, B, H), v3(sc.dc0[p], 0, LD, B, H), dXb)
+    call_native(backward, calls[CALL_BACKWARD], calls[CALL_BACKWARD + 1],
+                (theta, off, cfg, Xw, sc.lw[p, :B], _part_ws(sc, p), pdrop > 0, g, v3(sc.dh0[p], 0, LD, B, H),
+                 v3(sc.dc0[p], 0, LD, B, H), dXb, calls))
     if tokens:
         embedding_grad(off, cfg, X, idx, b0, sc.lw[p, :B], t0, dXb, g)
 
@@ -281,7 +282,7 @@ def merge_parts(grad, gparts, part_res, cnt):
 
 
 @njit(**JIT_OPTIONS)
-def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pdrop, seed, solver,
+def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pdrop, seed, solver,
                 opt_state, step, hyper, decay_mask, X, lengths, Y, order, batch_size, bptt, carry, h_state,
                 c_state, window_losses, sc, calls):
     """One epoch in one call: for each batch (rows ``order``), each window, each part of the batch.
@@ -297,11 +298,11 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
     update per window that holds at least one item. ``sc`` is scratch for
     ``S`` parts (``gparts`` (S, P): each part's gradient, ``grad[None]`` when
     ``S == 1``) of ``batch_size`` rows and windows of ``bptt`` steps.
-    ``calls`` (``N_CALLS``,) holds the addresses of :func:`window_part` and
-    of the stack's forward and backward passes, compiled for the arguments
-    they are passed (:func:`~rnnkit.backends.cpu.calls.native_address`): they
-    are called through these, so neither this loop's compiled code nor the
-    window's holds a second copy of its callees'.
+    ``calls`` holds the addresses of :func:`window_part`, of the stack's
+    forward and backward passes and of the cell's kernels, compiled for the
+    arguments they are passed (:func:`~rnnkit.backends.cpu.calls.native_address`):
+    they are called through these, so no compiled caller holds a second copy
+    of its callees' code.
 
     A batch cut in parts (``S > 1``, built-in losses only) runs on
     ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
@@ -352,7 +353,7 @@ def train_epoch(cell, rank, n_ranks, theta, grad, gparts, part_res, sync, off, c
                     sc.ccar[p, :] = 0
                 part_res[p, 0], part_res[p, 1] = call_native(
                     window_part, calls[CALL_WINDOW], calls[CALL_WINDOW + 1],
-                    (cell, p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
+                    (p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
                      gparts[p], dX, yes, yes, empty, empty, calls))
             if n_ranks > 1 and not barrier(sync, n_ranks):
                 return total, count_all, n_up, 2

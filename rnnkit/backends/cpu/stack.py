@@ -6,8 +6,10 @@ reverse concatenated); the reverse direction runs the forward kernel on each
 sequence reversed within its own length and its outputs are put back in time
 order. Dropout (inverted: kept values are scaled by ``1 / (1 - p)``)
 multiplies the outputs of every layer below the top and the features fed to
-the head, never the recurrent path. ``cell`` is the cell code, a compile-time
-literal (see :mod:`rnnkit.backends.cpu.cells`). A long window of many rows
+the head, never the recurrent path. The cell's kernels, and
+:func:`param_grads`, are called through their addresses (``calls``, see
+:mod:`rnnkit.backends.cpu.calls`): this code is compiled once per precision
+for every cell, and holds no copy of theirs. A long window of many rows
 runs in chunks of steps (:func:`window_chunk`): forward projects each
 chunk's inputs just before the cell's steps that read them, backward turns
 each chunk's pre-activation gradients into the weights' gradients at once, so
@@ -19,6 +21,9 @@ from numba import njit
 
 from ..._config import INTERNAL, JIT_OPTIONS, PROJECTION_CHUNK
 from ...slots import (
+    CALL_CELL_BACKWARD,
+    CALL_CELL_FORWARD,
+    CALL_PARAM_GRADS,
     CFG_ACT,
     CFG_CACHE,
     CFG_DIRS,
@@ -58,7 +63,7 @@ from ...slots import (
     WS_XR,
     WS_YS,
 )
-from . import cells
+from .calls import call_native, call_void
 from .gemm import mm_packed, mm_tn_w, pack_for
 from .linalg import all_zero, colsum, cview, mm_nn, mm_nt, mm_tn
 from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, steps, tmp_slots, v2, v3
@@ -276,14 +281,13 @@ def head_forward(theta, off, cfg, ws, drop, T, B):
 
 
 @njit(**INTERNAL)
-def forward(cell, theta, off, cfg, X, lengths, ws, drop):
+def forward(theta, off, cfg, X, lengths, ws, drop, calls):
     """Forward pass of a time-major window ``X`` (T, B, I); initial states already set.
 
     ``lengths`` are the window's own (0 <= length <= T). With ``drop`` the
     masks in the workspace (see :func:`draw_masks`) are applied. Leaves the
-    head's outputs in the ``WS_LOGITS`` region, (T, B, K) or (1, B, K). Only
-    the call of the cell's kernel depends on ``cell``: everything else is in
-    helpers compiled once for every cell.
+    head's outputs in the ``WS_LOGITS`` region, (T, B, K) or (1, B, K). The
+    cell's forward kernel is the one at ``calls[CALL_CELL_FORWARD]``.
     """
     T, B = X.shape[0], X.shape[1]
     H, L, D, C = cfg[CFG_HIDDEN], cfg[CFG_LAYERS], cfg[CFG_DIRS], cfg[CFG_CACHE]
@@ -313,8 +317,9 @@ def forward(cell, theta, off, cfg, X, lengths, ws, drop):
                              cview(xp, (n * B, GH)))
                 if Tc < T:
                     chunk_lengths(lengths, t0, n, lens)
-                cells.FORWARD[cell](xp, lens, W_hh, Wp, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
-                                    steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n), tmp)
+                call_void(calls[CALL_CELL_FORWARD], calls[CALL_CELL_FORWARD + 1],
+                          (xp, lens, W_hh, Wp, b_hh if split else b_hh[:0], cfg[CFG_ACT], peep, lnp,
+                           steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n), tmp))
             layer_outputs(cfg, lengths, ws, drop, k, d, T, B)
     head_forward(theta, off, cfg, ws, drop, T, B)
 
@@ -419,13 +424,13 @@ def param_grads(cfg, lengths, ws, src, din, d, idx, t0, n, T, B, W_ih, Wpi, gW_i
 
 
 @njit(**INTERNAL)
-def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
+def backward(theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX, calls):
     """Backward pass after :func:`forward` and the head's loss filled ``WS_DLOGITS``.
 
     Writes the full gradient into ``grad`` (same layout as ``theta``), the
     gradient of the initial states into ``dh0``/``dc0`` (L*D, B, H) and, when
     ``dX`` is not empty, the gradient of the inputs into ``dX`` (T, B, I).
-    Only the call of the cell's kernel depends on ``cell``. Each (layer,
+    The cell's backward kernel is the one at ``calls[CALL_CELL_BACKWARD]``. Each (layer,
     direction) runs back through the window in the forward pass's chunks of
     steps (:func:`window_chunk`), last chunk first, the running state
     gradients carried from chunk to chunk in ``dh0``/``dc0``; each chunk's
@@ -470,14 +475,16 @@ def backward(cell, theta, off, cfg, X, lengths, ws, drop, grad, dh0, dc0, dX):
                 if Tc < T:
                     chunk_lengths(lengths, t0, n, lens)
                 last = ci == n_chunks - 1
-                cells.BACKWARD[cell](steps(dhs, t0, n), lens, W_hh, Wp, cfg[CFG_ACT], peep, lnp,
-                                     steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n),
-                                     dlast if last else dh0[idx], dzero if last else dc0[idx],
-                                     v3(region(ws, WS_XP), 0, n, B, GH),
-                                     v3(region(ws, WS_DPH), 0, n if split else 0, B, GH),
-                                     dh0[idx], dc0[idx], gpeep, glnp, tmp)
-                param_grads(cfg, lengths, ws, src, din, d, idx, t0, n, T, B, W_ih, Wpi, gW_ih, gW_hh, gb_ih,
-                            gb_hh, not last)
+                call_void(calls[CALL_CELL_BACKWARD], calls[CALL_CELL_BACKWARD + 1],
+                          (steps(dhs, t0, n), lens, W_hh, Wp, cfg[CFG_ACT], peep, lnp,
+                           steps(hs, t0, n + 1), steps(cs, t0, n + 1), steps(cache, t0, n),
+                           dlast if last else dh0[idx], dzero if last else dc0[idx],
+                           v3(region(ws, WS_XP), 0, n, B, GH),
+                           v3(region(ws, WS_DPH), 0, n if split else 0, B, GH),
+                           dh0[idx], dc0[idx], gpeep, glnp, tmp))
+                call_native(param_grads, calls[CALL_PARAM_GRADS], calls[CALL_PARAM_GRADS + 1],
+                            (cfg, lengths, ws, src, din, d, idx, t0, n, T, B, W_ih, Wpi, gW_ih, gW_hh, gb_ih,
+                             gb_hh, not last))
             if gb_ih.shape[0] > 0 and not split:  # the same pre-activations: the same sums
                 for j in range(GH):
                     gb_hh[j] = gb_ih[j]

@@ -1,11 +1,12 @@
-"""The cells' CPU kernels, and the dispatch from a cell code to them.
+"""The cells' CPU kernels, by cell code.
 
 Each module here (same name as the cell's spec in :mod:`rnnkit.cells`)
 defines ``forward_sequence`` and ``backward_sequence`` with one shared
-signature. :data:`FORWARD` and :data:`BACKWARD` hold them by cell code;
-compiled callers index them with the cell code as a compile-time literal
-(:class:`CellCode`), so a model compiles only its own cell's kernels, and
-numba's on-disk cache keeps one entry per cell.
+signature; :data:`KERNELS` holds the modules by cell code. The stack calls
+the kernels of a model's cell through their addresses
+(:mod:`rnnkit.backends.cpu.calls`), so a model compiles only its own cell's
+kernels, numba's on-disk cache keeps one entry per cell, and the code around
+them is compiled once for every cell.
 
 Conventions shared by every cell's kernels:
 
@@ -39,43 +40,9 @@ Conventions shared by every cell's kernels:
 """
 
 import importlib
-import warnings
-
-from numba import types
-from numba.core.errors import NumbaExperimentalFeatureWarning
-from numba.extending import typeof_impl
 
 from ....cells import CELLS
-
-# indexing a tuple of kernels types them as first-class functions, which numba
-# flags as experimental; the kernels are called directly, nothing else is used
-warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
-                        category=NumbaExperimentalFeatureWarning)
-
-
-class CellCode(int):
-    """A cell code that numba types as a compile-time literal (``Literal[int](code)``).
-
-    Python passes the cell to compiled entry points as ``CellCode(code)``: each
-    cell gets its own specialisation (and on-disk cache entry) without a
-    ``numba.literally`` round trip at every call.
-    """
-
-
-_LITERALS = {}
-
-
-@typeof_impl.register(CellCode)
-def _typeof_cell_code(val, c):
-    code = int(val)
-    if code not in _LITERALS:  # a numba type is costly to build: once per code
-        _LITERALS[code] = types.IntegerLiteral(code)
-    return _LITERALS[code]
 
 #: cell code -> module of its CPU kernels
 KERNELS = {spec.code: importlib.import_module(f".{name}", __name__) for name, spec in CELLS.items()}
 
-#: each cell's kernels, indexed by cell code: a compiled caller indexes these
-#: tuples with its literal cell code, which types as that one kernel
-FORWARD = tuple(KERNELS[code].forward_sequence for code in sorted(KERNELS))
-BACKWARD = tuple(KERNELS[code].backward_sequence for code in sorted(KERNELS))
