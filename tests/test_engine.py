@@ -13,7 +13,7 @@ import rnnkit
 from rnnkit import RNNClassifier, config_context, get_config
 from rnnkit.backends import get_backend
 from rnnkit.backends.cpu import sync
-from rnnkit.backends.cpu.calls import call_native, native_address
+from rnnkit.backends.cpu.calls import call_native, call_void, native_address
 from rnnkit.backends.cpu.cells import KERNELS
 from rnnkit.backends.cpu.sync import barrier
 from rnnkit.cells import CELLS
@@ -434,6 +434,16 @@ def _through_address(address, key, a, k, out):
     return call_native(_scaled_sum, address, key, (a, k, out))
 
 
+@njit
+def _fill(out, value):
+    out[:] = value
+
+
+@njit
+def _fill_through_address(address, key, out, value):
+    call_void(address, key, (out, value))
+
+
 @pytest.mark.compiled
 def test_a_call_through_an_address_is_the_direct_call_and_checks_its_key():
     # how the epoch loop reaches the window and the window the stack's passes
@@ -450,3 +460,9 @@ def test_a_call_through_an_address_is_the_direct_call_and_checks_its_key():
     assert other_key != key and other_address != address
     with pytest.raises(RuntimeError, match="other argument types"):
         _through_address(other_address, other_key, a, 3, out)
+    # a function that returns nothing, known to the caller by its address alone (the cells' kernels)
+    address, key = native_address(_fill, (out, 2.5), void=True)
+    _fill_through_address(address, key, out, 2.5)
+    assert out[0] == 2.5
+    with pytest.raises(TypeError, match="returns nothing"):
+        native_address(_scaled_sum, (a, 3, out), void=True)

@@ -270,7 +270,9 @@ class CpuBackend(Backend):
                      (cfg, lens, ws, m, m, i, i, i, i, i, i, m, a, m, m, v, v, True)),
                     (CALL_FORWARD, stack.forward, (v, off, cfg, a, lens, ws, True, found)),
                     (CALL_BACKWARD, stack.backward, (v, off, cfg, a, lens, ws, True, v, a, a, a, found))):
-                found[slot:slot + 2] = native_address(fn, args)
+                # the cells' kernels are called through call_void (the stack does not name them)
+                void = slot in (CALL_CELL_FORWARD, CALL_CELL_BACKWARD)
+                found[slot:slot + 2] = native_address(fn, args, void=void)
             self._addresses[key] = found
         return found
 

@@ -1,21 +1,23 @@
-"""Calls from one compiled entry point to another through its address.
+"""Calls from one compiled function to another through its address.
 
 numba copies the code of every jitted function that a kernel calls into the
 kernel's own compiled module, where LLVM optimises it again and turns it into
-machine code again. An entry point that Python calls as well (such as
-:func:`rnnkit.backends.cpu.loops.window_part`) is compiled on its own anyway;
-a second entry point that calls it (the epoch loop) then compiles all of its
-code a second time: on a first ``fit`` that cost about as much as compiling
-the window itself. :func:`call_native` calls such an entry point through the
-address of its compiled function instead, taken in Python by
-:func:`native_address` and passed down as an argument, so the caller's module
-holds its own code only; numba's on-disk cache keeps working, since the
-caller's signature holds plain integers.
+machine code again: each caller of a caller compiles the whole tree below it
+once more (for a first GRU ``fit``, about 16 MB of LLVM IR where the code
+itself is about 4.5 MB). :func:`call_native` calls a compiled function
+through its address instead, taken in Python by :func:`native_address` and
+passed down as data (the loops' ``calls`` array, slots ``CALL_*`` of
+:mod:`rnnkit.slots`), so each function is compiled once and each caller's
+module holds its own code only; numba's on-disk cache keeps working, since
+the callers' signatures hold an integer array. :func:`call_void` does the
+same for a function the caller knows by its address alone (the cells'
+kernels, which share one signature and return nothing): the code above them
+names no cell, and is compiled once per precision for every cell.
 
-The address comes with a key of the argument types it was compiled for; the
+Each address comes with a key of the argument types it was compiled for; the
 call checks it against the types the caller passes, so a wrong address raises
 an error instead of calling code compiled for other types. Under
-``NUMBA_DISABLE_JIT=1`` the call is a plain Python call.
+``NUMBA_DISABLE_JIT=1`` the calls are plain Python calls.
 """
 
 import zlib
@@ -45,7 +47,7 @@ def signature_key(argtypes):
     return zlib.crc32(repr(tuple(argtypes)).encode()) & 0x7FFFFFFF
 
 
-def native_address(dispatcher, args):
+def native_address(dispatcher, args, void=False):
     """The address and key of ``dispatcher``'s compiled function for the types of ``args``.
 
     Compiles it for those types first if needed (or loads it from numba's
@@ -57,11 +59,14 @@ def native_address(dispatcher, args):
         A jitted function.
     args : tuple
         Arguments of the types the compiled caller will pass.
+    void : bool, default=False
+        The address is for :func:`call_void`: the function must return
+        nothing (a call through it could not receive a result).
 
     Returns
     -------
     address, key : int
-        What :func:`call_native` takes.
+        What :func:`call_native` and :func:`call_void` take.
     """
     argtypes = tuple(typeof(a) for a in args)
     if config.DISABLE_JIT:  # a stand-in address that names the function for the plain-Python call_void
@@ -70,6 +75,9 @@ def native_address(dispatcher, args):
         return address, signature_key(argtypes)
     dispatcher.compile(argtypes)
     cres = dispatcher.overloads[argtypes]
+    if void and cres.signature.return_type != types.none:
+        raise TypeError(f"{dispatcher.py_func.__qualname__} returns {cres.signature.return_type}: "
+                        "call_void needs a function that returns nothing")
     return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name), signature_key(argtypes)
 
 
