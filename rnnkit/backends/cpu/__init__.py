@@ -296,6 +296,7 @@ class CpuBackend(Backend):
                       seed, sc, window_losses, hs, cs):
         """The epoch driven from Python, for a loss computed outside the kernels (batches never split)."""
         off, cfg, dt = net.layout.off, net.cfg, theta.dtype
+        calls = self._calls(net, dt)
         N = X.shape[0]
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
@@ -313,7 +314,7 @@ class CpuBackend(Backend):
                     sc.hcar[:] = 0
                     sc.ccar[:] = 0
                 loops.window_part(0, 1, theta, off, cfg, net.dropout, seed, X, Y, idx, lens, t0, T, sc,
-                                  grad, dX, True, True, empty, empty, self._calls(net, dt))
+                                  grad, dX, True, True, empty, empty, calls)
                 seed = -1  # numba's generator is seeded once per epoch
                 loss_sum, cnt = self._outside_loss(net, theta, sc, X, Y, idx, lens, t0, T, grad, dX)
                 if not np.isfinite(loss_sum):
@@ -342,7 +343,7 @@ class CpuBackend(Backend):
         sc = self._scratch(net, S, Tm, -(-B // S), 1, 1, dt, False)
         empty = np.empty((0, 1, 1), dt)
         dX = np.empty((0, 1, X.shape[2]), dt)
-        off, cfg = net.layout.off, net.cfg
+        off, cfg, calls = net.layout.off, net.cfg, self._calls(net, dt)
         with blas_threads(self._blas_limit(net, B, S)):
             for start in range(0, N, chunk):
                 stop = min(start + chunk, N)
@@ -356,7 +357,7 @@ class CpuBackend(Backend):
                     sc.hcar[p, :n] = h0[:, start + b0:start + b0 + Bp].reshape(-1)
                     sc.ccar[p, :n] = c0[:, start + b0:start + b0 + Bp].reshape(-1)
                 args = (theta, off, cfg, 0.0, -1, X, empty, np.arange(start, stop), lens, 0, Tc, sc,
-                        theta[:0], dX, False, False, out, hseq, self._calls(net, dt))
+                        theta[:0], dX, False, False, out, hseq, calls)
                 run_parts(lambda p, a=args: loops.window_part(p, S, *a), S)
                 for p, (b0, Bp) in enumerate(rows):
                     n = LD * Bp * H
