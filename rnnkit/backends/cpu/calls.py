@@ -4,15 +4,16 @@ numba copies the code of every jitted function that a kernel calls into the
 kernel's own compiled module, where LLVM optimises it again and turns it into
 machine code again: each caller of a caller compiles the whole tree below it
 once more (for a first GRU ``fit``, 19.7 MB of LLVM IR in the modules of
-rnnkit's compiled functions; 10.8 MB with these calls). :func:`call_native` calls a compiled function
-through its address instead, taken in Python by :func:`native_address` and
-passed down as data (the loops' ``calls`` array, slots ``CALL_*`` of
-:mod:`rnnkit.slots`), so each function is compiled once and each caller's
-module holds its own code only; numba's on-disk cache keeps working, since
-the callers' signatures hold an integer array. :func:`call_void` does the
-same for a function the caller knows by its address alone (the cells'
-kernels, which share one signature and return nothing): the code above them
-names no cell, and is compiled once per precision for every cell.
+rnnkit's compiled functions; 10.8 MB with these calls). :func:`call_native`
+calls a compiled function through its address instead, taken in Python by
+:func:`native_address` and passed down as data (the loops' ``calls`` array,
+slots ``CALL_*`` of :mod:`rnnkit.slots`), so each function is compiled once
+and each caller's module holds its own code only; numba's on-disk cache keeps
+working, since the callers' signatures hold an integer array.
+:func:`call_void` does the same for a function the caller knows by its address
+alone (the cells' kernels, which share one signature and return nothing): the
+code above them names no cell, and is compiled once per precision for every
+cell.
 
 Each address comes with a key of the argument types it was compiled for; the
 call checks it against the types the caller passes, so a wrong address raises
