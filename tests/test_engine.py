@@ -11,6 +11,7 @@ from numba import njit
 
 import rnnkit
 from rnnkit import RNNClassifier, config_context, get_config
+from rnnkit.backends import cpu as cpu_backend
 from rnnkit.backends import get_backend
 from rnnkit.backends.cpu import sync
 from rnnkit.backends.cpu.calls import call_native, call_void, native_address
@@ -213,6 +214,44 @@ def test_barrier_waiting_for_a_thread_that_failed_gives_up():
     sync.abort(meet)
     t.join(10)
     assert not t.is_alive() and out == [0]
+
+
+@pytest.mark.compiled
+@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled barrier runs on POSIX systems")
+def test_a_late_rank_holds_no_one_up(monkeypatch):
+    """Without dropout the parts of a split batch go to whichever rank asks first: when rank 1 starts only
+    after rank 0 has returned (as when its core is taken), rank 0 has run every window of the epoch
+    alone, rank 1 finds nothing left, and the weights are those of one thread."""
+    from rnnkit.backends.cpu import loops
+    from rnnkit.datasets import make_rule_stream
+
+    X, y = make_rule_stream(n_bits=64 * 40, lag=1, n_rows=64, random_state=0)
+    make = lambda: RNNClassifier(cell="rnn", hidden_size=24, output="sequence", batch_size=64,  # noqa: E731
+                                 bptt_steps=5, stateful=True, max_iter=2, dtype="float64", random_state=0)
+    assert get_backend("cpu").parts(Network("rnn", 1, 24, 2, output="sequence"), 64) == 2
+    with config_context(n_threads=1):
+        alone = make().fit(X, y)._theta
+    ranks = []
+    real = loops.train_epoch
+
+    def recorded(r, n, *args):
+        ranks.append((r, n))
+        return real(r, n, *args)
+
+    monkeypatch.setattr(loops, "train_epoch", recorded)
+    monkeypatch.setattr(cpu_backend, "run_parts", lambda fn, n: [fn(r) for r in range(n)])  # in turn
+    out = []
+
+    def fit():
+        with config_context(n_threads=2):
+            out.append(make().fit(X, y)._theta)
+
+    t = threading.Thread(target=fit, daemon=True)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "rank 0 waited for a rank that had not started"
+    assert ranks == [(0, 2), (1, 2)] * 2
+    np.testing.assert_array_equal(out[0], alone)
 
 
 CONCURRENT = """

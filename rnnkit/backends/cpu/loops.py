@@ -50,7 +50,7 @@ from .heads import head_loss
 from .linalg import borrow
 from .optim import apply_update
 from .stack import backward, chunk_lengths, draw_masks, forward, get_state, set_state
-from .sync import SYNC_STOP, barrier
+from .sync import SYNC_CLAIMED, SYNC_DONE, SYNC_STOP, SYNC_WINDOWS, barrier, claim, count, publish, wait_for
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 
 #: per-part scratch of a batch (row ``p`` of each array belongs to part ``p``):
@@ -306,12 +306,19 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
 
     A batch cut in parts (``S > 1``, built-in losses only) runs on
     ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
-    calling thread) and the same arguments: rank ``r`` runs parts ``r, r +
-    n_ranks, ...`` of each window (their loss sums and weights into
-    ``part_res`` (S, 2)), the ranks meet at :func:`~rnnkit.backends.cpu.sync.barrier` (on ``sync``), rank 0
-    merges the parts' gradients (each part's mean weighted by its share of
-    the window's items, in part order: the results do not depend on
-    ``n_ranks``) and updates the weights, and they meet again. Returns
+    calling thread) and the same arguments. Without dropout each rank takes
+    the window's parts one at a time, whichever is next
+    (:func:`~rnnkit.backends.cpu.sync.claim` on ``sync``), until none is
+    left (their loss sums and weights into ``part_res`` (S, 2)); rank 0
+    waits until every part is done, merges the parts' gradients (each
+    part's mean weighted by its share of the window's items, in part order:
+    the results do not depend on who ran which part, nor on ``n_ranks``),
+    updates the weights and opens the next window. A rank that is late (not
+    yet started, or its core taken) holds no one up: the others run its
+    share, and it catches up without running anything. With dropout rank
+    ``r`` runs parts ``r, r + n_ranks, ...`` (their masks come from the
+    rank's generator, in order) and the ranks meet at
+    :func:`~rnnkit.backends.cpu.sync.barrier` before and after the update. Returns
     ``(weighted loss sum, total item weight, number of updates, status)``
     (rank 0's counts the epoch); status 1 means a non-finite loss was met and
     the update was not applied, 2 that another rank aborted.
@@ -327,9 +334,13 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
     drop = pdrop > 0
     if drop:
         np.random.seed(seed)
+    # without dropout the parts are claimed (any rank runs any part); with it each rank keeps its own parts,
+    # which draw their masks from the rank's generator in a fixed order
+    claims = n_ranks > 1 and not drop
     total = 0.0
     count_all = 0.0
     n_up = 0
+    w = 0  # windows of the epoch before this one
     dX = np.empty((0, 1, I), theta.dtype)
     empty = np.empty((0, 1, 1), theta.dtype)
     # a run-time True (a literal True would type, and compile, another window_part than Python's calls)
@@ -342,21 +353,43 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
         for j in range(stop - start):
             lens[j] = lengths[idx[j]]
             maxlen = max(maxlen, lens[j])
-        set_offsets(sc, cfg, min(bptt, maxlen), stop - start, drop, rank, n_ranks)
+        Tw = min(bptt, maxlen)
+        if not claims:
+            set_offsets(sc, cfg, Tw, stop - start, drop, rank, n_ranks)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
-            if t0 == 0:
-                load_state(sc, S, idx, h_state, c_state, rank, n_ranks)
-            for p in range(rank, S, n_ranks):
-                if t0 > 0 and not carry:
-                    sc.hcar[p, :] = 0
-                    sc.ccar[p, :] = 0
-                part_res[p, 0], part_res[p, 1] = call_native(
-                    window_part, calls[CALL_WINDOW], calls[CALL_WINDOW + 1],
-                    (p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc,
-                     gparts[p], dX, yes, yes, empty, empty, calls))
-            if n_ranks > 1 and not barrier(sync, n_ranks):
-                return total, count_all, n_up, 2
+            if claims:
+                # the window starts once the update of the one before is done; parts go to whoever asks
+                # first, so a rank that is late (not yet started, or its core taken) holds no one up
+                if not wait_for(sync, SYNC_WINDOWS, w):
+                    return total, count_all, n_up, 2
+                if sync[SYNC_STOP] != 0:
+                    return total, count_all, n_up, 1
+                while True:
+                    ticket = claim(sync, SYNC_CLAIMED, (w + 1) * S)
+                    if ticket < 0:
+                        break
+                    p = ticket - w * S
+                    if t0 == 0:
+                        set_offsets(sc, cfg, Tw, stop - start, drop, p, S)
+                        load_state(sc, S, idx, h_state, c_state, p, S)
+                    part_res[p, 0], part_res[p, 1] = _window(p, S, theta, off, cfg, pdrop, X, Y, idx, lens,
+                                                             t0, T, sc, gparts[p], dX, yes, empty, carry,
+                                                             calls)
+                    if t0 + T >= maxlen:
+                        save_state(sc, S, idx, h_state, c_state, p, S)
+                    count(sync, SYNC_DONE)
+                if rank == 0 and not wait_for(sync, SYNC_DONE, (w + 1) * S):
+                    return total, count_all, n_up, 2
+            else:
+                if t0 == 0:
+                    load_state(sc, S, idx, h_state, c_state, rank, n_ranks)
+                for p in range(rank, S, n_ranks):
+                    part_res[p, 0], part_res[p, 1] = _window(p, S, theta, off, cfg, pdrop, X, Y, idx, lens,
+                                                             t0, T, sc, gparts[p], dX, yes, empty, carry,
+                                                             calls)
+                if n_ranks > 1 and not barrier(sync, n_ranks):
+                    return total, count_all, n_up, 2
             if rank == 0:
                 loss_sum, cnt = part_res[0, 0], part_res[0, 1]
                 for q in range(1, S):
@@ -372,12 +405,28 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
                     n_up += 1
                     total += loss_sum
                     count_all += cnt
-            if n_ranks > 1 and not barrier(sync, n_ranks):
+                if claims:
+                    publish(sync, SYNC_WINDOWS, w + 1)
+            w += 1
+            if not claims and n_ranks > 1 and not barrier(sync, n_ranks):
                 return total, count_all, n_up, 2
-            if sync[SYNC_STOP] != 0:
+            if sync[SYNC_STOP] != 0 and (rank == 0 or not claims):
                 return total, count_all, n_up, 1
-        save_state(sc, S, idx, h_state, c_state, rank, n_ranks)
+        if not claims:
+            save_state(sc, S, idx, h_state, c_state, rank, n_ranks)
     return total, count_all, n_up, 0
+
+
+@njit(inline="always", **INTERNAL)
+def _window(p, S, theta, off, cfg, pdrop, X, Y, idx, lens, t0, T, sc, g, dX, yes, empty, carry, calls):
+    """One training window of part ``p`` in :func:`train_epoch` (from zero states past the first window
+    without ``carry``), through :func:`window_part`'s address; its ``(loss sum, weight)``."""
+    if t0 > 0 and not carry:
+        sc.hcar[p, :] = 0
+        sc.ccar[p, :] = 0
+    return call_native(window_part, calls[CALL_WINDOW], calls[CALL_WINDOW + 1],
+                       (p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc, g, dX, yes,
+                        yes, empty, empty, calls))
 
 
 @njit(**JIT_OPTIONS)

@@ -1,20 +1,24 @@
-"""A barrier for the threads that train the parts of a split batch inside one compiled epoch.
+"""How the threads that train the parts of a split batch inside one compiled epoch meet.
 
 A batch cut in parts (:func:`rnnkit.get_config`'s ``train_parts``) runs
 :func:`~rnnkit.backends.cpu.loops.train_epoch` on ``R`` threads at once, each
-the whole epoch in one compiled call (the GIL released); they meet twice per
-window: when every part's gradient is ready (thread 0 then merges them and
-updates the weights) and when the update is done. Meeting through Python
-(a thread pool's futures, the compiled calls' dispatch) cost about 0.3 ms
-a window, a quarter of the MNIST-1D model's window.
+the whole epoch in one compiled call (the GIL released). Meeting through
+Python (a thread pool's futures, the compiled calls' dispatch) cost about
+0.3 ms a window, a quarter of the MNIST-1D model's window.
 
-The barrier lives in a small ``int64`` array (:data:`SYNC_LEN`, zeroed by the
-caller, one per epoch): an arrival count, a generation, an abort flag and a
-stop flag. A thread waits by reading the generation (atomic loads, a
-``pause`` hint between them on x86), after :data:`SPIN` reads by yielding its
-core at each read (``sched_yield``): threads that share cores with others
-still make progress. Only on POSIX systems (the caller decides:
-:data:`AVAILABLE`).
+They meet through counters in a small ``int64`` array (:data:`SYNC_LEN`,
+zeroed by the caller, one per epoch), read and written atomically: without
+dropout the threads take a window's parts as tickets (:func:`claim`),
+count the parts they finished (:func:`count`), and thread 0 waits for all
+of them (:func:`wait_for`) and publishes the window's end after the update
+(:func:`publish`); a thread that is late holds no one up. With dropout they
+meet twice per window at a :func:`barrier` (an arrival count and a
+generation). An abort flag lets the waiting threads give up when one
+raised, a stop flag ends the epoch on a non-finite loss. A thread waits by
+reading a counter (a ``pause`` hint between reads on x86), after
+:data:`SPIN` reads by yielding its core at each read (``sched_yield``):
+threads that share cores with others still make progress. Only on POSIX
+systems (the caller decides: :data:`AVAILABLE`).
 """
 
 import os
@@ -27,11 +31,16 @@ from numba.extending import intrinsic
 
 from ..._config import INTERNAL
 
-#: elements of a barrier array: count, generation, abort, stop
-SYNC_LEN = 4
-SYNC_COUNT, SYNC_GEN, SYNC_ABORT, SYNC_STOP = range(SYNC_LEN)
-#: reads of the generation with a ``pause`` between them before a waiting thread yields its core at each read
-SPIN = 20000
+#: elements of a barrier array: count, generation, abort, stop, parts claimed, parts done, windows done
+SYNC_LEN = 7
+SYNC_COUNT, SYNC_GEN, SYNC_ABORT, SYNC_STOP, SYNC_CLAIMED, SYNC_DONE, SYNC_WINDOWS = range(SYNC_LEN)
+#: reads with a ``pause`` between them before a waiting thread yields its core at each read. It was
+#: 20000: about 1.2 ms of spinning on an Intel Xeon (Sapphire Rapids: a ``pause`` takes some 140 cycles),
+#: while a thread that shares the waiting thread's core cannot run; after an idle moment the scheduler
+#: put both threads of a split T5 ``fit`` on one core, and the ``fit`` took 14-17 ms instead of 4.5-6
+#: (8.2-8.4 ms with 200; the rule stream's window takes some 45 us). 30, 200 and 2000 measured alike once
+#: the parts were claimed (:func:`claim`).
+SPIN = 200
 #: whether the compiled barrier can run here (compiled code on a POSIX system: ``sched_yield``)
 AVAILABLE = os.name == "posix" and not config.DISABLE_JIT
 _X86 = ll.get_process_triple().split("-")[0] in ("x86_64", "i386", "i686")
@@ -77,6 +86,19 @@ def _atomic_store(typingctx, addr, index, value):
     return sig, codegen
 
 
+@intrinsic
+def _compare_exchange(typingctx, addr, index, expected, value):
+    """``old = a[index]; if old == expected: a[index] = value; return old`` atomically (sequentially
+    consistent) for the ``int64`` array at address ``addr``."""
+    sig = types.int64(types.int64, types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, sig, args):
+        pair = builder.cmpxchg(_address(builder, args[0], args[1]), args[2], args[3], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 0)
+
+    return sig, codegen
+
+
 def _no_argument_call(name, returns):
     """An intrinsic (no arguments, no result) that calls the function ``name`` (None: does nothing)."""
 
@@ -111,17 +133,57 @@ def barrier(sync, n):
     if _atomic_add(a, SYNC_COUNT, 1) == n - 1:  # the last to arrive resets the count and releases
         _atomic_store(a, SYNC_COUNT, 0)
         _atomic_add(a, SYNC_GEN, 1)
-    else:
-        spins = 0
-        while _atomic_load(a, SYNC_GEN) == gen:
-            if _atomic_load(a, SYNC_ABORT) != 0:
-                return False
-            if spins < SPIN:
-                spins += 1
-                _pause()
-            else:
-                _yield()
+        return _atomic_load(a, SYNC_ABORT) == 0
+    return wait_for(sync, SYNC_GEN, gen + 1)
+
+
+@njit(**INTERNAL)
+def wait_for(sync, slot, value):
+    """Wait until the counter ``sync[slot]`` reaches ``value``; False when a thread aborted (:func:`abort`).
+
+    The writes a thread made before it raised the counter (:func:`count`,
+    :func:`publish`) are visible after this returns.
+    """
+    a = sync.ctypes.data
+    spins = 0
+    while _atomic_load(a, slot) < value:
+        if _atomic_load(a, SYNC_ABORT) != 0:
+            return False
+        if spins < SPIN:
+            spins += 1
+            _pause()
+        else:
+            _yield()
     return _atomic_load(a, SYNC_ABORT) == 0
+
+
+@njit(**INTERNAL)
+def claim(sync, slot, limit):
+    """Take the next ticket of the counter ``sync[slot]`` if it is below ``limit`` (its old value), else -1.
+
+    Each ticket goes to exactly one thread, whichever threads ask.
+    """
+    a = sync.ctypes.data
+    v = _atomic_load(a, slot)
+    while v < limit:
+        old = _compare_exchange(a, slot, v, v + 1)
+        if old == v:
+            return v
+        v = old
+    return -1
+
+
+@njit(**INTERNAL)
+def count(sync, slot):
+    """Add one to the counter ``sync[slot]``: the caller's writes before are visible to :func:`wait_for`."""
+    _atomic_add(sync.ctypes.data, slot, 1)
+
+
+@njit(**INTERNAL)
+def publish(sync, slot, value):
+    """Set the counter ``sync[slot]`` to ``value`` (at least its value): the caller's writes before are
+    visible to :func:`wait_for`."""
+    _atomic_store(sync.ctypes.data, slot, value)
 
 
 def abort(sync):
