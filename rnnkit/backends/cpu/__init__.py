@@ -234,7 +234,7 @@ class CpuBackend(Backend):
             R = min(_config.get_config()["n_threads"], S) if sync.AVAILABLE else 1
             gparts = grad[None] if S == 1 else np.empty((S, theta.shape[0]), dt)
             part_res = np.zeros((S, 2))
-            meet = np.zeros(sync.SYNC_LEN, np.int64)
+            meet = np.zeros(sync.SYNC_LEN + S, np.int64)  # the counters, a claim per part
             calls = self._epoch_calls(net, S, theta, X, Y, order, gparts, sc)
 
             def rank(r):

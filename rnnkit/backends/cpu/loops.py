@@ -50,7 +50,7 @@ from .heads import head_loss
 from .linalg import borrow
 from .optim import apply_update
 from .stack import backward, chunk_lengths, draw_masks, forward, get_state, set_state
-from .sync import SYNC_CLAIMED, SYNC_DONE, SYNC_STOP, SYNC_WINDOWS, barrier, claim, count, publish, wait_for
+from .sync import SYNC_DONE, SYNC_PARTS, SYNC_STOP, SYNC_WINDOWS, barrier, claim, count, publish, wait_for
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 
 #: per-part scratch of a batch (row ``p`` of each array belongs to part ``p``):
@@ -307,9 +307,10 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
     A batch cut in parts (``S > 1``, built-in losses only) runs on
     ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
     calling thread) and the same arguments. Without dropout each rank takes
-    the window's parts one at a time, whichever is next
-    (:func:`~rnnkit.backends.cpu.sync.claim` on ``sync``), until none is
-    left (their loss sums and weights into ``part_res`` (S, 2)); rank 0
+    the window's parts that are still open, its own first (``rank, rank +
+    n_ranks, ...``: their scratch is in its core's cache), then the others
+    (:func:`~rnnkit.backends.cpu.sync.claim` on ``sync``: each part once per
+    window), their loss sums and weights into ``part_res`` (S, 2); rank 0
     waits until every part is done, merges the parts' gradients (each
     part's mean weighted by its share of the window's items, in part order:
     the results do not depend on who ran which part, nor on ``n_ranks``),
@@ -334,8 +335,8 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
     drop = pdrop > 0
     if drop:
         np.random.seed(seed)
-    # without dropout the parts are claimed (any rank runs any part); with it each rank keeps its own parts,
-    # which draw their masks from the rank's generator in a fixed order
+    # without dropout the parts are claimed (any rank may run any part); with it each rank keeps its own
+    # parts, which draw their masks from the rank's generator in a fixed order
     claims = n_ranks > 1 and not drop
     total = 0.0
     count_all = 0.0
@@ -365,11 +366,10 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
                     return total, count_all, n_up, 2
                 if sync[SYNC_STOP] != 0:
                     return total, count_all, n_up, 1
-                while True:
-                    ticket = claim(sync, SYNC_CLAIMED, (w + 1) * S)
-                    if ticket < 0:
-                        break
-                    p = ticket - w * S
+                for k in range(S):
+                    p = _nth_part(k, rank, n_ranks, S)
+                    if claim(sync, SYNC_PARTS + p, w + 1) < 0:
+                        continue  # another rank has it
                     if t0 == 0:
                         set_offsets(sc, cfg, Tw, stop - start, drop, p, S)
                         load_state(sc, S, idx, h_state, c_state, p, S)
@@ -415,6 +415,22 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
         if not claims:
             save_state(sc, S, idx, h_state, c_state, rank, n_ranks)
     return total, count_all, n_up, 0
+
+
+@njit(inline="always", **INTERNAL)
+def _nth_part(k, rank, n_ranks, S):
+    """The ``k``-th part rank ``rank`` asks for in a window: its own (``rank, rank + n_ranks, ...``), then
+    the others in order (whose scratch is then in another core's cache)."""
+    n_own = (S - rank + n_ranks - 1) // n_ranks
+    if k < n_own:
+        return rank + k * n_ranks
+    k -= n_own
+    for p in range(S):
+        if p % n_ranks != rank:
+            if k == 0:
+                return p
+            k -= 1
+    return -1
 
 
 @njit(inline="always", **INTERNAL)

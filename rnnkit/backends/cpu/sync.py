@@ -8,8 +8,9 @@ Python (a thread pool's futures, the compiled calls' dispatch) cost about
 
 They meet through counters in a small ``int64`` array (:data:`SYNC_LEN`,
 zeroed by the caller, one per epoch), read and written atomically: without
-dropout the threads take a window's parts as tickets (:func:`claim`),
-count the parts they finished (:func:`count`), and thread 0 waits for all
+dropout each thread takes the window's parts that are still open, its own
+first (:func:`claim`: the part's count of windows, raised once per window),
+counts the parts it finished (:func:`count`), and thread 0 waits for all
 of them (:func:`wait_for`) and publishes the window's end after the update
 (:func:`publish`); a thread that is late holds no one up. With dropout they
 meet twice per window at a :func:`barrier` (an arrival count and a
@@ -31,9 +32,12 @@ from numba.extending import intrinsic
 
 from ..._config import INTERNAL
 
-#: elements of a barrier array: count, generation, abort, stop, parts claimed, parts done, windows done
-SYNC_LEN = 7
-SYNC_COUNT, SYNC_GEN, SYNC_ABORT, SYNC_STOP, SYNC_CLAIMED, SYNC_DONE, SYNC_WINDOWS = range(SYNC_LEN)
+#: elements of a barrier array: count, generation, abort, stop, parts done, windows done; an epoch of
+#: ``S`` parts adds one element per part after these (:data:`SYNC_PARTS`: how many windows it was taken in)
+SYNC_LEN = 6
+SYNC_COUNT, SYNC_GEN, SYNC_ABORT, SYNC_STOP, SYNC_DONE, SYNC_WINDOWS = range(SYNC_LEN)
+#: the element of part 0's claims (part ``p``'s is ``SYNC_PARTS + p``)
+SYNC_PARTS = SYNC_LEN
 #: reads with a ``pause`` between them before a waiting thread yields its core at each read. It was
 #: 20000: about 1.2 ms of spinning on an Intel Xeon (Sapphire Rapids: a ``pause`` takes some 140 cycles),
 #: while a thread that shares the waiting thread's core cannot run; after an idle moment the scheduler
@@ -159,9 +163,9 @@ def wait_for(sync, slot, value):
 
 @njit(**INTERNAL)
 def claim(sync, slot, limit):
-    """Take the next ticket of the counter ``sync[slot]`` if it is below ``limit`` (its old value), else -1.
+    """Raise the counter ``sync[slot]`` by one if it is below ``limit`` and return its old value, else -1.
 
-    Each ticket goes to exactly one thread, whichever threads ask.
+    Each value goes to exactly one thread, whichever threads ask.
     """
     a = sync.ctypes.data
     v = _atomic_load(a, slot)
