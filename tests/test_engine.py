@@ -16,7 +16,7 @@ from rnnkit.backends import get_backend
 from rnnkit.backends.cpu import sync
 from rnnkit.backends.cpu.calls import call_native, call_void, native_address
 from rnnkit.backends.cpu.cells import KERNELS
-from rnnkit.backends.cpu.sync import barrier
+from rnnkit.backends.cpu.sync import SYNC_DONE, SYNC_PARTS, SYNC_WINDOWS, claim, count, publish, wait_for
 from rnnkit.cells import CELLS
 from rnnkit.losses import Loss
 from rnnkit.network import Network
@@ -166,31 +166,42 @@ def test_split_batches_give_identical_weights_whatever_the_thread_count(case):
 
 
 @njit(nogil=True)
-def _meet(meet, n, rank, rounds, seen, mismatches):
-    """``rounds`` rounds of ``n`` threads: each writes its round, meets, reads every other's, meets again."""
-    for k in range(rounds):
-        seen[rank] = k
-        if not barrier(meet, n):
-            return k
-        for q in range(n):
-            if seen[q] != k:
-                mismatches[rank] += 1
-        if not barrier(meet, n):
-            return k
+def _take_parts(meet, n, rank, S, rounds, owner, seen, mismatches):
+    """``rounds`` windows of ``S`` parts among ``n`` threads, as the epoch loop runs them: each thread takes
+    the parts still open (writing its rank into ``owner``), thread 0 waits for all of them, reads what
+    they wrote and opens the next window."""
+    for w in range(rounds):
+        if not wait_for(meet, SYNC_WINDOWS, w):
+            return w
+        for k in range(S):
+            p = (rank + k) % S
+            if claim(meet, SYNC_PARTS + p, w + 1) < 0:
+                continue
+            owner[w, p] = rank
+            seen[w, p] = w
+            count(meet, SYNC_DONE)
+        if rank == 0:
+            if not wait_for(meet, SYNC_DONE, (w + 1) * S):
+                return w
+            for p in range(S):
+                if seen[w, p] != w:
+                    mismatches[0] += 1
+            publish(meet, SYNC_WINDOWS, w + 1)
     return rounds
 
 
 @pytest.mark.compiled
-@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled barrier runs on POSIX systems")
-def test_barrier_makes_every_write_before_it_visible_after_it():
-    n, rounds = 3, 2000  # more threads than this machine's cores: waiting threads yield theirs
-    meet = np.zeros(sync.SYNC_LEN, np.int64)
-    seen = np.full(n, -1, np.int64)
-    mismatches = np.zeros(n, np.int64)
+@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled counters run on POSIX systems")
+def test_each_part_goes_to_one_thread_and_its_writes_are_seen():
+    n, S, rounds = 3, 5, 2000  # more threads than this machine's cores: waiting threads yield theirs
+    meet = np.zeros(sync.SYNC_LEN + S, np.int64)
+    owner = np.full((rounds, S), -1, np.int64)
+    seen = np.full((rounds, S), -1, np.int64)
+    mismatches = np.zeros(1, np.int64)
     done = [None] * n
 
     def rank(r):
-        done[r] = _meet(meet, n, r, rounds, seen, mismatches)
+        done[r] = _take_parts(meet, n, r, S, rounds, owner, seen, mismatches)
 
     threads = [threading.Thread(target=rank, args=(r,)) for r in range(n)]
     for t in threads:
@@ -198,17 +209,22 @@ def test_barrier_makes_every_write_before_it_visible_after_it():
     for t in threads:
         t.join()
     assert done == [rounds] * n
-    assert mismatches.tolist() == [0] * n
+    assert mismatches[0] == 0
+    assert meet[sync.SYNC_DONE] == rounds * S  # every part ran exactly once: no claim was lost or doubled
+    assert meet[sync.SYNC_PARTS:].tolist() == [rounds] * S
+    assert owner.min() >= 0 and set(np.unique(owner)) <= set(range(n))
 
 
 @pytest.mark.compiled
-@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled barrier runs on POSIX systems")
-def test_barrier_waiting_for_a_thread_that_failed_gives_up():
-    meet = np.zeros(sync.SYNC_LEN, np.int64)
+@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled counters run on POSIX systems")
+def test_waiting_for_a_thread_that_failed_gives_up():
+    S = 2
+    meet = np.zeros(sync.SYNC_LEN + S, np.int64)
     out = []
-    t = threading.Thread(target=lambda: out.append(_meet(meet, 2, 0, 5, np.zeros(2, np.int64),
-                                                         np.zeros(2, np.int64))))
-    t.start()  # waits in its first meeting: the second thread never comes
+    args = (np.full((5, S), -1, np.int64), np.zeros((5, S), np.int64), np.zeros(1, np.int64))
+    meet[sync.SYNC_PARTS + 1] = 1  # part 1 of the first window taken by a thread that never finishes it
+    t = threading.Thread(target=lambda: out.append(_take_parts(meet, 2, 0, S, 5, *args)))
+    t.start()  # thread 0 runs part 0, then waits for part 1
     t.join(0.2)
     assert t.is_alive()
     sync.abort(meet)
@@ -217,7 +233,7 @@ def test_barrier_waiting_for_a_thread_that_failed_gives_up():
 
 
 @pytest.mark.compiled
-@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled barrier runs on POSIX systems")
+@pytest.mark.skipif(not sync.AVAILABLE, reason="the compiled counters run on POSIX systems")
 def test_a_late_rank_holds_no_one_up(monkeypatch):
     """Without dropout the parts of a split batch go to whichever rank asks first: when rank 1 starts only
     after rank 0 has returned (as when its core is taken), rank 0 has run every window of the epoch

@@ -5,7 +5,7 @@ weights), :mod:`~.numeric` (tanh, sigmoid,
 layer norm), :mod:`~.cells` (each cell's kernels), :mod:`~.workspace`,
 :mod:`~.stack` (layers x directions), :mod:`~.heads` (built-in losses),
 :mod:`~.optim` (updates), :mod:`~.loops` (compiled loops and entry points),
-:mod:`~.threads`, :mod:`~.sync` (the barrier of a split batch's threads).
+:mod:`~.threads`, :mod:`~.sync` (how a split batch's threads meet).
 """
 
 import numpy as np

@@ -6,7 +6,7 @@
 * :func:`train_epoch` - every batch and truncated-BPTT window of an epoch with
   the optimizer's updates, in one call (Python overhead does not grow with the
   number of windows); a batch split in parts runs it on one thread per rank,
-  the ranks meeting at :func:`rnnkit.backends.cpu.sync.barrier`;
+  the ranks taking the parts as they come (:mod:`rnnkit.backends.cpu.sync`);
 * :func:`part_backward` - backward after a loss computed outside the kernels.
 
 None of these knows the cell: its kernels are reached through the addresses
@@ -50,7 +50,7 @@ from .heads import head_loss
 from .linalg import borrow
 from .optim import apply_update
 from .stack import backward, chunk_lengths, draw_masks, forward, get_state, set_state
-from .sync import SYNC_DONE, SYNC_PARTS, SYNC_STOP, SYNC_WINDOWS, barrier, claim, count, publish, wait_for
+from .sync import SYNC_DONE, SYNC_PARTS, SYNC_STOP, SYNC_WINDOWS, claim, count, publish, wait_for
 from .workspace import clear_state_regions, layer_out, region, v3, ws_offsets
 
 #: per-part scratch of a batch (row ``p`` of each array belongs to part ``p``):
@@ -306,9 +306,10 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
 
     A batch cut in parts (``S > 1``, built-in losses only) runs on
     ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
-    calling thread) and the same arguments. Without dropout each rank takes
-    the window's parts that are still open, its own first (``rank, rank +
-    n_ranks, ...``: their scratch is in its core's cache), then the others
+    calling thread) and the same arguments (never with dropout: its masks
+    come from each thread's own generator). Each rank takes the window's
+    parts that are still open, its own first (``rank, rank + n_ranks,
+    ...``: their scratch is in its core's cache), then the others
     (:func:`~rnnkit.backends.cpu.sync.claim` on ``sync``: each part once per
     window), their loss sums and weights into ``part_res`` (S, 2); rank 0
     waits until every part is done, merges the parts' gradients (each
@@ -316,10 +317,7 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
     the results do not depend on who ran which part, nor on ``n_ranks``),
     updates the weights and opens the next window. A rank that is late (not
     yet started, or its core taken) holds no one up: the others run its
-    share, and it catches up without running anything. With dropout rank
-    ``r`` runs parts ``r, r + n_ranks, ...`` (their masks come from the
-    rank's generator, in order) and the ranks meet at
-    :func:`~rnnkit.backends.cpu.sync.barrier` before and after the update. Returns
+    share, and it catches up without running anything. Returns
     ``(weighted loss sum, total item weight, number of updates, status)``
     (rank 0's counts the epoch); status 1 means a non-finite loss was met and
     the update was not applied, 2 that another rank aborted.
@@ -334,10 +332,10 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
     S = gparts.shape[0]
     drop = pdrop > 0
     if drop:
+        # the masks come from each thread's own generator: the parts would depend on who ran them
+        if n_ranks > 1:
+            raise ValueError("a batch with dropout is not split across threads")
         np.random.seed(seed)
-    # without dropout the parts are claimed (any rank may run any part); with it each rank keeps its own
-    # parts, which draw their masks from the rank's generator in a fixed order
-    claims = n_ranks > 1 and not drop
     total = 0.0
     count_all = 0.0
     n_up = 0
@@ -355,65 +353,56 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
             lens[j] = lengths[idx[j]]
             maxlen = max(maxlen, lens[j])
         Tw = min(bptt, maxlen)
-        if not claims:
-            set_offsets(sc, cfg, Tw, stop - start, drop, rank, n_ranks)
         for t0 in range(0, maxlen, bptt):
             T = min(bptt, maxlen - t0)
-            if claims:
-                # the window starts once the update of the one before is done; parts go to whoever asks
-                # first, so a rank that is late (not yet started, or its core taken) holds no one up
+            # the window starts once the update of the one before is done; a part goes to whichever rank
+            # asks first, so a rank that is late (not yet started, or its core taken) holds no one up
+            if n_ranks > 1:
                 if not wait_for(sync, SYNC_WINDOWS, w):
                     return total, count_all, n_up, 2
                 if sync[SYNC_STOP] != 0:
                     return total, count_all, n_up, 1
-                for k in range(S):
-                    p = _nth_part(k, rank, n_ranks, S)
-                    if claim(sync, SYNC_PARTS + p, w + 1) < 0:
-                        continue  # another rank has it
-                    if t0 == 0:
-                        set_offsets(sc, cfg, Tw, stop - start, drop, p, S)
-                        load_state(sc, S, idx, h_state, c_state, p, S)
-                    part_res[p, 0], part_res[p, 1] = _window(p, S, theta, off, cfg, pdrop, X, Y, idx, lens,
-                                                             t0, T, sc, gparts[p], dX, yes, empty, carry,
-                                                             calls)
-                    if t0 + T >= maxlen:
-                        save_state(sc, S, idx, h_state, c_state, p, S)
-                    count(sync, SYNC_DONE)
-                if rank == 0 and not wait_for(sync, SYNC_DONE, (w + 1) * S):
-                    return total, count_all, n_up, 2
-            else:
+            for k in range(S):
+                p = _nth_part(k, rank, n_ranks, S)
+                if n_ranks > 1 and claim(sync, SYNC_PARTS + p, w + 1) < 0:
+                    continue  # another rank has it
                 if t0 == 0:
-                    load_state(sc, S, idx, h_state, c_state, rank, n_ranks)
-                for p in range(rank, S, n_ranks):
-                    part_res[p, 0], part_res[p, 1] = _window(p, S, theta, off, cfg, pdrop, X, Y, idx, lens,
-                                                             t0, T, sc, gparts[p], dX, yes, empty, carry,
-                                                             calls)
-                if n_ranks > 1 and not barrier(sync, n_ranks):
-                    return total, count_all, n_up, 2
-            if rank == 0:
-                loss_sum, cnt = part_res[0, 0], part_res[0, 1]
-                for q in range(1, S):
-                    loss_sum += part_res[q, 0]
-                    cnt += part_res[q, 1]
-                if not np.isfinite(loss_sum):
-                    sync[SYNC_STOP] = 1
-                elif cnt > 0:
-                    if S > 1:  # each part's mean, weighted by its share of the window's items
-                        merge_parts(grad, gparts, part_res, cnt)
-                    apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
-                    window_losses[n_up] = loss_sum / cnt
-                    n_up += 1
-                    total += loss_sum
-                    count_all += cnt
-                if claims:
-                    publish(sync, SYNC_WINDOWS, w + 1)
+                    set_offsets(sc, cfg, Tw, stop - start, drop, p, S)
+                    load_state(sc, S, idx, h_state, c_state, p, S)
+                elif not carry:
+                    sc.hcar[p, :] = 0
+                    sc.ccar[p, :] = 0
+                part_res[p, 0], part_res[p, 1] = call_native(
+                    window_part, calls[CALL_WINDOW], calls[CALL_WINDOW + 1],
+                    (p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc, gparts[p], dX,
+                     yes, yes, empty, empty, calls))
+                if t0 + T >= maxlen:
+                    save_state(sc, S, idx, h_state, c_state, p, S)
+                if n_ranks > 1:
+                    count(sync, SYNC_DONE)
             w += 1
-            if not claims and n_ranks > 1 and not barrier(sync, n_ranks):
+            if rank != 0:
+                continue
+            if n_ranks > 1 and not wait_for(sync, SYNC_DONE, w * S):
                 return total, count_all, n_up, 2
-            if sync[SYNC_STOP] != 0 and (rank == 0 or not claims):
+            loss_sum, cnt = part_res[0, 0], part_res[0, 1]
+            for q in range(1, S):
+                loss_sum += part_res[q, 0]
+                cnt += part_res[q, 1]
+            if not np.isfinite(loss_sum):
+                sync[SYNC_STOP] = 1
+            elif cnt > 0:
+                if S > 1:  # each part's mean, weighted by its share of the window's items
+                    merge_parts(grad, gparts, part_res, cnt)
+                apply_update(solver, theta, grad, opt_state, step, hyper, decay_mask)
+                window_losses[n_up] = loss_sum / cnt
+                n_up += 1
+                total += loss_sum
+                count_all += cnt
+            if n_ranks > 1:
+                publish(sync, SYNC_WINDOWS, w)
+            if sync[SYNC_STOP] != 0:
                 return total, count_all, n_up, 1
-        if not claims:
-            save_state(sc, S, idx, h_state, c_state, rank, n_ranks)
     return total, count_all, n_up, 0
 
 
@@ -431,18 +420,6 @@ def _nth_part(k, rank, n_ranks, S):
                 return p
             k -= 1
     return -1
-
-
-@njit(inline="always", **INTERNAL)
-def _window(p, S, theta, off, cfg, pdrop, X, Y, idx, lens, t0, T, sc, g, dX, yes, empty, carry, calls):
-    """One training window of part ``p`` in :func:`train_epoch` (from zero states past the first window
-    without ``carry``), through :func:`window_part`'s address; its ``(loss sum, weight)``."""
-    if t0 > 0 and not carry:
-        sc.hcar[p, :] = 0
-        sc.ccar[p, :] = 0
-    return call_native(window_part, calls[CALL_WINDOW], calls[CALL_WINDOW + 1],
-                       (p, S, theta, off, cfg, pdrop, np.int64(-1), X, Y, idx, lens, t0, T, sc, g, dX, yes,
-                        yes, empty, empty, calls))
 
 
 @njit(**JIT_OPTIONS)

@@ -6,20 +6,20 @@ the whole epoch in one compiled call (the GIL released). Meeting through
 Python (a thread pool's futures, the compiled calls' dispatch) cost about
 0.3 ms a window, a quarter of the MNIST-1D model's window.
 
-They meet through counters in a small ``int64`` array (:data:`SYNC_LEN`,
-zeroed by the caller, one per epoch), read and written atomically: without
-dropout each thread takes the window's parts that are still open, its own
-first (:func:`claim`: the part's count of windows, raised once per window),
-counts the parts it finished (:func:`count`), and thread 0 waits for all
-of them (:func:`wait_for`) and publishes the window's end after the update
-(:func:`publish`); a thread that is late holds no one up. With dropout they
-meet twice per window at a :func:`barrier` (an arrival count and a
-generation). An abort flag lets the waiting threads give up when one
-raised, a stop flag ends the epoch on a non-finite loss. A thread waits by
-reading a counter (a ``pause`` hint between reads on x86), after
-:data:`SPIN` reads by yielding its core at each read (``sched_yield``):
-threads that share cores with others still make progress. Only on POSIX
-systems (the caller decides: :data:`AVAILABLE`).
+They meet through counters in a small ``int64`` array (:data:`SYNC_LEN`
+elements and one per part, zeroed by the caller, one per epoch), read and
+written atomically: in each window each thread takes the parts that are
+still open, its own first (:func:`claim`: the part's count of windows,
+raised once per window), counts the parts it finished (:func:`count`), and
+thread 0 waits for all of them (:func:`wait_for`), updates the weights and
+publishes the window's end (:func:`publish`), which the others wait for. A
+thread that is late holds no one up: the others run its parts. An abort
+flag lets the waiting threads give up when one raised, a stop flag ends the
+epoch on a non-finite loss. A thread waits by reading a counter (a
+``pause`` hint between reads on x86), after :data:`SPIN` reads by yielding
+its core at each read (``sched_yield``): threads that share cores with
+others still make progress. Only on POSIX systems (the caller decides:
+:data:`AVAILABLE`).
 """
 
 import os
@@ -32,20 +32,20 @@ from numba.extending import intrinsic
 
 from ..._config import INTERNAL
 
-#: elements of a barrier array: count, generation, abort, stop, parts done, windows done; an epoch of
-#: ``S`` parts adds one element per part after these (:data:`SYNC_PARTS`: how many windows it was taken in)
-SYNC_LEN = 6
-SYNC_COUNT, SYNC_GEN, SYNC_ABORT, SYNC_STOP, SYNC_DONE, SYNC_WINDOWS = range(SYNC_LEN)
+#: elements of the counters' array: abort, stop, parts done, windows done; an epoch of ``S`` parts adds
+#: one element per part after these (:data:`SYNC_PARTS`: how many windows it was taken in)
+SYNC_LEN = 4
+SYNC_ABORT, SYNC_STOP, SYNC_DONE, SYNC_WINDOWS = range(SYNC_LEN)
 #: the element of part 0's claims (part ``p``'s is ``SYNC_PARTS + p``)
 SYNC_PARTS = SYNC_LEN
 #: reads with a ``pause`` between them before a waiting thread yields its core at each read. It was
-#: 20000: about 1.2 ms of spinning on an Intel Xeon (Sapphire Rapids: a ``pause`` takes some 140 cycles),
-#: while a thread that shares the waiting thread's core cannot run; after an idle moment the scheduler
-#: put both threads of a split T5 ``fit`` on one core, and the ``fit`` took 14-17 ms instead of 4.5-6
-#: (8.2-8.4 ms with 200; the rule stream's window takes some 45 us). 30, 200 and 2000 measured alike once
-#: the parts were claimed (:func:`claim`).
+#: 20000 (at a barrier that every thread met twice per window): about 1.2 ms of spinning on an Intel
+#: Xeon (Sapphire Rapids: a ``pause`` takes some 140 cycles), while a thread that shares the waiting
+#: thread's core cannot run; after an idle moment the scheduler put both threads of a split T5 ``fit``
+#: on one core, and the ``fit`` took 14-17 ms instead of 4.5-6 (8.2-8.4 ms with 200; the rule stream's
+#: window takes some 45 us). 30, 200 and 2000 measured alike once the parts were claimed (:func:`claim`).
 SPIN = 200
-#: whether the compiled barrier can run here (compiled code on a POSIX system: ``sched_yield``)
+#: whether the compiled counters can run here (compiled code on a POSIX system: ``sched_yield``)
 AVAILABLE = os.name == "posix" and not config.DISABLE_JIT
 _X86 = ll.get_process_triple().split("-")[0] in ("x86_64", "i386", "i686")
 
@@ -123,22 +123,6 @@ def _no_argument_call(name, returns):
 _pause = _no_argument_call("llvm.x86.sse2.pause" if _X86 else None, ir.VoidType())
 #: ``sched_yield()``: the core to another thread that is ready to run
 _yield = _no_argument_call("sched_yield", ir.IntType(32))
-
-
-@njit(**INTERNAL)
-def barrier(sync, n):
-    """Wait until ``n`` threads have called this on ``sync``; False when a thread aborted (:func:`abort`).
-
-    The memory writes a thread made before its call are visible to every
-    thread after theirs.
-    """
-    a = sync.ctypes.data
-    gen = _atomic_load(a, SYNC_GEN)
-    if _atomic_add(a, SYNC_COUNT, 1) == n - 1:  # the last to arrive resets the count and releases
-        _atomic_store(a, SYNC_COUNT, 0)
-        _atomic_add(a, SYNC_GEN, 1)
-        return _atomic_load(a, SYNC_ABORT) == 0
-    return wait_for(sync, SYNC_GEN, gen + 1)
 
 
 @njit(**INTERNAL)

@@ -3,7 +3,7 @@
 A batch split in parts (:func:`rnnkit.get_config`'s ``train_parts``) runs its
 parts on a pool of ``n_threads`` Python threads, not in a numba ``prange``
 region: each thread runs the whole epoch in one compiled call (which releases
-the GIL) and the threads meet at :func:`rnnkit.backends.cpu.sync.barrier`;
+the GIL) and the threads meet through :mod:`rnnkit.backends.cpu.sync`'s counters;
 prediction chunks' parts are one compiled call per thread. No numba threading
 layer is involved, so any number of Python threads may train at once on every
 layer, and the parallel code is not compiled a second time.
