@@ -175,7 +175,7 @@ def _take_parts(meet, n, rank, S, rounds, owner, seen, mismatches):
             return w
         for k in range(S):
             p = (rank + k) % S
-            if claim(meet, SYNC_PARTS + p, w + 1) < 0:
+            if not claim(meet, SYNC_PARTS + p, w):
                 continue
             owner[w, p] = rank
             seen[w, p] = w

@@ -364,7 +364,7 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
                     return total, count_all, n_up, 1
             for k in range(S):
                 p = _nth_part(k, rank, n_ranks, S)
-                if n_ranks > 1 and claim(sync, SYNC_PARTS + p, w + 1) < 0:
+                if n_ranks > 1 and not claim(sync, SYNC_PARTS + p, w):
                     continue  # another rank has it
                 if t0 == 0:
                     set_offsets(sc, cfg, Tw, stop - start, drop, p, S)

@@ -9,9 +9,9 @@ Python (a thread pool's futures, the compiled calls' dispatch) cost about
 They meet through counters in a small ``int64`` array (:data:`SYNC_LEN`
 elements and one per part, zeroed by the caller, one per epoch), read and
 written atomically: in each window each thread takes the parts that are
-still open, its own first (:func:`claim`: the part's count of windows,
-raised once per window), counts the parts it finished (:func:`count`), and
-thread 0 waits for all of them (:func:`wait_for`), updates the weights and
+still open, its own first (:func:`claim`: one thread raises the part's
+count of windows past the window's number), counts the parts it finished
+(:func:`count`), and thread 0 waits for all of them (:func:`wait_for`), updates the weights and
 publishes the window's end (:func:`publish`), which the others wait for. A
 thread that is late holds no one up: the others run its parts. An abort
 flag lets the waiting threads give up when one raised, a stop flag ends the
@@ -146,19 +146,12 @@ def wait_for(sync, slot, value):
 
 
 @njit(**INTERNAL)
-def claim(sync, slot, limit):
-    """Raise the counter ``sync[slot]`` by one if it is below ``limit`` and return its old value, else -1.
+def claim(sync, slot, value):
+    """Raise the counter ``sync[slot]`` from ``value`` to ``value + 1``: True for the one thread that did.
 
-    Each value goes to exactly one thread, whichever threads ask.
+    Of the threads that ask with the same ``value``, exactly one gets True.
     """
-    a = sync.ctypes.data
-    v = _atomic_load(a, slot)
-    while v < limit:
-        old = _compare_exchange(a, slot, v, v + 1)
-        if old == v:
-            return v
-        v = old
-    return -1
+    return _compare_exchange(sync.ctypes.data, slot, value, value + 1) == value
 
 
 @njit(**INTERNAL)
