@@ -9,16 +9,16 @@ Python (a thread pool's futures, the compiled calls' dispatch) cost about
 They meet through counters in a small ``int64`` array (:data:`SYNC_LEN`
 elements and one per part, zeroed by the caller, one per epoch), read and
 written atomically: in each window each thread takes the parts that are
-still open, its own first (:func:`claim`: one thread raises the part's
-count of windows past the window's number), counts the parts it finished
-(:func:`count`), and thread 0 waits for all of them (:func:`wait_for`), updates the weights and
-publishes the window's end (:func:`publish`), which the others wait for. A
-thread that is late holds no one up: the others run its parts. An abort
-flag lets the waiting threads give up when one raised, a stop flag ends the
-epoch on a non-finite loss. A thread waits by reading a counter (a
-``pause`` hint between reads on x86), after :data:`SPIN` reads by yielding
-its core at each read (``sched_yield``): threads that share cores with
-others still make progress. Only on POSIX systems (the caller decides:
+still open, its own first (:func:`claim`: one thread raises the part's count
+of windows past the window's number), counts the parts it finished
+(:func:`count`), and thread 0 waits for all of them (:func:`wait_for`),
+updates the weights and publishes the window's end (:func:`publish`), which
+the others wait for. A thread that is late holds no one up: the others run
+its parts. An abort flag lets the waiting threads give up when one raised, a
+stop flag ends the epoch on a non-finite loss. A thread waits by reading a
+counter (a ``pause`` hint between reads on x86), after :data:`SPIN` reads by
+yielding its core at each read (``sched_yield``): threads that share cores
+with others still make progress. Only on POSIX systems (the caller decides:
 :data:`AVAILABLE`).
 """
 
