@@ -308,8 +308,8 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
     ``n_ranks`` threads, each calling this with its ``rank`` (0 in the
     calling thread) and the same arguments (never with dropout: its masks
     come from each thread's own generator). Each rank takes the window's
-    parts that are still open, its own first (``rank, rank + n_ranks,
-    ...``: their scratch is in its core's cache), then the others
+    parts that are still open, its own block first (from part ``rank * S //
+    n_ranks`` on: their scratch is in its core's cache), then the others
     (:func:`~rnnkit.backends.cpu.sync.claim` on ``sync``: each part once per
     window), their loss sums and weights into ``part_res`` (S, 2); rank 0
     waits until every part is done, merges the parts' gradients (each
@@ -363,7 +363,7 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
                 if sync[SYNC_STOP] != 0:
                     return total, count_all, n_up, 1
             for k in range(S):
-                p = _nth_part(k, rank, n_ranks, S)
+                p = (rank * S // n_ranks + k) % S  # its own block of parts first, then the next ranks'
                 if n_ranks > 1 and not claim(sync, SYNC_PARTS + p, w):
                     continue  # another rank has it
                 if t0 == 0:
@@ -404,22 +404,6 @@ def train_epoch(rank, n_ranks, theta, grad, gparts, part_res, sync, off, cfg, pd
             if sync[SYNC_STOP] != 0:
                 return total, count_all, n_up, 1
     return total, count_all, n_up, 0
-
-
-@njit(inline="always", **INTERNAL)
-def _nth_part(k, rank, n_ranks, S):
-    """The ``k``-th part rank ``rank`` asks for in a window: its own (``rank, rank + n_ranks, ...``), then
-    the others in order (whose scratch is then in another core's cache)."""
-    n_own = (S - rank + n_ranks - 1) // n_ranks
-    if k < n_own:
-        return rank + k * n_ranks
-    k -= n_own
-    for p in range(S):
-        if p % n_ranks != rank:
-            if k == 0:
-                return p
-            k -= 1
-    return -1
 
 
 @njit(**JIT_OPTIONS)
