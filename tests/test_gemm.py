@@ -8,7 +8,16 @@ from hypothesis import strategies as st
 from test_kernels import compare, make_problem
 
 from rnnkit._config import SMALL_ROW
-from rnnkit.backends.cpu.gemm import TN_CHUNK, mm_packed, mm_tn_w, pack_nn, pack_nt, packed_len, packs
+from rnnkit.backends.cpu.gemm import (
+    TN_CHUNK,
+    mm_packed,
+    mm_tn_packed,
+    mm_tn_w,
+    pack_nn,
+    pack_nt,
+    packed_len,
+    packs,
+)
 from rnnkit.network import Network
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -46,15 +55,18 @@ def test_packed_product_matches_numpy(M, K, N, dtype, transposed, accumulate, fo
     assert np.isnan(flat[:guard]).all() and np.isnan(flat[guard + M * N:]).all()
 
 
+@pytest.mark.parametrize("product", [mm_tn_w, mm_tn_packed])  # the configured path, and the packed one
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("M", [7, TN_CHUNK, TN_CHUNK + 13])  # one chunk, exactly one, a partial second
-def test_weight_gradient_product_matches_numpy(dtype, M):
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_weight_gradient_product_matches_numpy(product, dtype, M, accumulate):
     rng = np.random.default_rng(M)
     A = rng.standard_normal((M, 40)).astype(dtype)
     B = rng.standard_normal((M, 70)).astype(dtype)
-    out = np.full((40, 70), np.nan, dtype)
-    mm_tn_w(A, B, out, np.full(packed_len(70, TN_CHUNK), np.nan, dtype), False)
-    _check(out, A.T.astype(float) @ B.astype(float), dtype)
+    start = rng.standard_normal((40, 70)).astype(dtype)
+    out = start.copy() if accumulate else np.full((40, 70), np.nan, dtype)
+    product(A, B, out, np.full(packed_len(70, TN_CHUNK), np.nan, dtype), accumulate)
+    _check(out, A.T.astype(float) @ B.astype(float) + (start if accumulate else 0), dtype)
 
 
 def test_mismatched_shapes_raise():

@@ -54,6 +54,22 @@ def _vector_bytes():
 
 #: bytes of one vector register of the target
 VECTOR_BYTES = _vector_bytes()
+
+
+def _cpu_name():
+    """The CPU numba compiles for (``NUMBA_CPU_NAME``, else the host's), as LLVM names it."""
+    return config.CPU_NAME if config.CPU_NAME not in (None, "host") else ll.get_host_cpu_name()
+
+
+#: whether the weights' gradients (:func:`mm_tn_w`) run on the packed kernel (AMD Zen) rather than on
+#: BLAS (every other CPU). Intel Xeon (Emerald Rapids, 2 cores), float32, one core, GFLOP/s, medians
+#: of 15 alternated rounds, packed against OpenBLAS: LSTM-512's ``(1600, 2048).T @ (1600, 512)`` 119.6
+#: vs 134.0 (a slow phase: 79.8 vs 104.0), LSTM-128's ``(1600, 512).T @ (1600, 128)`` 112.5 vs 123.2,
+#: ``(3584, 512).T @ (3584, 128)`` 101.2 vs 113.4: the packed kernel's copies of the transposed operand
+#: (strided reads: 2.1-4.5 ms of LSTM-512's 28 ms) and the output's passes over chunks cost more than
+#: OpenBLAS's blocking. On the AMD EPYC (Zen 4) the packed kernel was the faster (LSTM-128's shape:
+#: 2.54-2.85 ms, OpenBLAS 3.40 ms, before the eight slivers per panel that made it faster still)
+TN_PACKED = _cpu_name().startswith("znver")
 #: vectors per panel row (the tile's width in registers)
 NV = 2
 #: rows of the register tile: ``MR * NV`` accumulators, ``NV`` panel vectors and a broadcast fill 15 of
@@ -424,12 +440,12 @@ def step_grad(d, W, Wp, out, accumulate, buf, start):
 
 
 @njit(**JIT_OPTIONS)
-def mm_tn_w(A, B, out, buf, accumulate):
-    """``out (+)= A.T @ B`` for ``A`` (M, Ka), ``B`` (M, N), packed in chunks of :data:`TN_CHUNK` rows.
+def mm_tn_packed(A, B, out, buf, accumulate):
+    """``out (+)= A.T @ B`` for ``A`` (M, Ka), ``B`` (M, N) on the packed kernel, in chunks of
+    :data:`TN_CHUNK` rows (:func:`~rnnkit.backends.cpu.linalg.mm_tn` when the product does not pack).
 
-    ``buf`` holds :func:`packed_len` ``(N, TN_CHUNK)`` elements. Unpacked
-    (:func:`~rnnkit.backends.cpu.linalg.mm_tn`) when the product does not pack.
-    ``M == 0``: ``out`` is zeroed (or left as it is when accumulating).
+    ``buf`` holds :func:`packed_len` ``(N, TN_CHUNK)`` elements. ``M == 0``:
+    ``out`` is zeroed (or left as it is when accumulating).
     """
     M = A.shape[0]
     if not packs(A.shape[1], B.shape[1], min(M, TN_CHUNK)):
@@ -438,3 +454,15 @@ def mm_tn_w(A, B, out, buf, accumulate):
     for m0 in range(0, M, TN_CHUNK):
         m1 = min(M, m0 + TN_CHUNK)
         mm_packed(A[m0:m1].T, _pack(B[m0:m1], buf, False), out, accumulate or m0 > 0)
+
+
+@njit(**JIT_OPTIONS)
+def _mm_tn_blas(A, B, out, buf, accumulate):
+    """``out (+)= A.T @ B`` through :func:`~rnnkit.backends.cpu.linalg.mm_tn` (``buf`` unused)."""
+    mm_tn(A, B, out, accumulate)
+
+
+#: the weights' gradients over a window's rows, ``mm_tn_w(A, B, out, buf, accumulate)``: ``out (+)= A.T @
+#: B`` for ``A`` (M, Ka), ``B`` (M, N); :func:`mm_tn_packed` where :data:`TN_PACKED`, else BLAS above
+#: its threshold (chosen here, so that the other is not compiled into the window)
+mm_tn_w = mm_tn_packed if TN_PACKED else _mm_tn_blas

@@ -31,7 +31,7 @@ from ...slots import (
     WS_XD,
     WS_YS,
 )
-from .gemm import TN_CHUNK, packed_len
+from .gemm import TN_CHUNK, TN_PACKED, packed_len
 from .linalg import cview
 
 
@@ -42,7 +42,8 @@ def tmp_slots(cfg, B):
     ``(whh, tn, wih, bias, end)``: the cells' own scratch comes first
     (``B*G*H + B*H``, see :mod:`rnnkit.backends.cpu.cells`), then ``W_hh``
     packed for a pass's per-step products (``whh``), the packing scratch of
-    the weights' gradients (``tn``, :func:`~rnnkit.backends.cpu.gemm.mm_tn_w`),
+    the weights' gradients (``tn``, :func:`~rnnkit.backends.cpu.gemm.mm_tn_w`; empty where they run
+    on BLAS, :data:`~rnnkit.backends.cpu.gemm.TN_PACKED`),
     ``W_ih`` packed for the input projection or the input gradient (``wih``)
     and the projection's bias (``bias``, ``G*H``). Each holds what a window
     packs once while the steps run chunk after chunk
@@ -53,7 +54,7 @@ def tmp_slots(cfg, B):
     IM = max(cfg[CFG_INPUT], cfg[CFG_DIRS] * H)
     whh = B * GH + B * H
     tn = whh + max(packed_len(GH, H), packed_len(H, GH))
-    wih = tn + packed_len(max(H, IM), TN_CHUNK)
+    wih = tn + (packed_len(max(H, IM), TN_CHUNK) if TN_PACKED else 0)
     bias = wih + max(packed_len(GH, IM), packed_len(IM, GH))
     return whh, tn, wih, bias, bias + GH
 
