@@ -286,3 +286,23 @@ def test_products_and_column_sums_match_numpy(dtype, shape):
     mm_nn_add(A, Bkn, out, np.full(M * N + 3, np.nan, dtype))  # the scratch's old values never leak
     np.testing.assert_allclose(out, start + A @ Bkn, **tol)
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("operands", ["row views", "column views"])
+def test_weight_gradient_blas_product_on_views(dtype, accumulate, operands):
+    """``mm_tn`` above the BLAS threshold on views: rows wider than the view (BLAS called directly with
+    their leading dimensions, accumulating in place) and strided columns (through ``np.dot``)."""
+    from rnnkit.backends.cpu.linalg import mm_tn
+
+    rng = np.random.default_rng(1)
+    M, K, N = 37, 21, 13
+    step = 1 if operands == "row views" else 2
+    A = rng.standard_normal((M, 3 + K * step + 5)).astype(dtype)[:, 3:3 + K * step:step]
+    B = rng.standard_normal((M, N * step + 7)).astype(dtype)[:, :N * step:step]
+    start = rng.standard_normal((K, N)).astype(dtype)
+    out = start.copy()
+    mm_tn(A, B, out, accumulate)
+    tol = dict(rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+    ref = A.T.astype(float) @ B.astype(float)
+    np.testing.assert_allclose(out, ref + (start if accumulate else 0), **tol)

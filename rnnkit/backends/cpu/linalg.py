@@ -9,12 +9,71 @@ numba's reference counting.
 """
 
 import numpy as np
+from llvmlite import binding as ll
+from llvmlite import ir
 from numba import config, njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import get_cython_function_address, intrinsic, overload
 from numba.np.arrayobj import make_array, populate_array
 
-from ..._config import BLAS_MIN_WORK, JIT_OPTIONS, NT_COPY_MAX, NT_COPY_MIN_ROWS
+from ..._config import BLAS_MIN_WORK, INTERNAL, JIT_OPTIONS, NT_COPY_MAX, NT_COPY_MIN_ROWS
+
+# Fortran BLAS's ``sgemm`` / ``dgemm`` from SciPy (the BLAS numba's ``np.dot`` calls), under names that
+# compiled code links by when it is loaded: the address is not stored in numba's cache files
+for _kind in "sd":
+    ll.add_symbol(f"rnnkit_{_kind}gemm",
+                  get_cython_function_address("scipy.linalg.cython_blas", f"{_kind}gemm"))
+
+
+@intrinsic
+def _gemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Fortran BLAS's ``c = alpha op(a) op(b) + beta c`` (column-major; ``?gemm`` of ``alpha``'s precision).
+
+    ``transa`` / ``transb`` are character codes (``ord("N")``, ``ord("T")``),
+    ``a``, ``b``, ``c`` addresses, the rest values (passed by reference from
+    the stack, as Fortran takes them).
+    """
+    if not isinstance(alpha, types.Float) or beta != alpha:
+        return None
+    sig = types.void(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    name = f"rnnkit_{'s' if alpha.bitwidth == 32 else 'd'}gemm"
+
+    def codegen(context, builder, sig, args):
+        i8p = ir.IntType(8).as_pointer()
+        ptrs = []
+        for i, (v, t) in enumerate(zip(args, sig.args, strict=True)):
+            if i in (6, 8, 11):  # the matrices
+                ptrs.append(builder.inttoptr(context.cast(builder, v, t, types.intp), i8p))
+                continue
+            if i in (5, 10):  # alpha, beta
+                val = v
+            else:  # characters and Fortran integers
+                val = builder.trunc(context.cast(builder, v, t, types.int64), ir.IntType(8 if i < 2 else 32))
+            ptrs.append(builder.bitcast(cgutils.alloca_once_value(builder, val), i8p))
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p] * 13), name)
+        builder.call(fn, ptrs)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**INTERNAL)
+def _rows_contiguous(X):
+    return X.shape[1] <= 1 or X.strides[1] == X.itemsize
+
+
+@njit(**INTERNAL)
+def _gemm_tn(A, B, out, accumulate):
+    """``out (+)= A.T @ B`` by one BLAS call (``A``, ``B``, ``out`` with contiguous rows): accumulates in
+    place, without the temporary of ``out += np.dot(A.T, B)``."""
+    M, K = A.shape
+    N = B.shape[1]
+    isz = A.itemsize
+    one = out.dtype.type(1)
+    # row-major out (K, N) is column-major out.T (N, K) = B.T (N, M) @ A (M, K): b "N", a "T"
+    _gemm(78, 84, N, K, M, one, B.ctypes.data, max(B.strides[0] // isz, N, 1), A.ctypes.data,
+          max(A.strides[0] // isz, K, 1), one if accumulate else out.dtype.type(0), out.ctypes.data,
+          max(out.strides[0] // isz, N, 1))
 
 
 @intrinsic
@@ -251,7 +310,9 @@ def mm_tn(A, B, out, accumulate):
     M, K = A.shape
     N = B.shape[1]
     if uses_blas(M, N, K):
-        if accumulate:
+        if not config.DISABLE_JIT and _rows_contiguous(A) and _rows_contiguous(B) and _rows_contiguous(out):
+            _gemm_tn(A, B, out, accumulate)
+        elif accumulate:
             out += np.dot(A.T, B)
         else:
             np.dot(A.T, B, out)
