@@ -57,12 +57,12 @@ def _gemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ld
     return sig, codegen
 
 
-@njit(**INTERNAL)
+@njit(inline="always", **INTERNAL)
 def _rows_contiguous(X):
     return X.shape[1] <= 1 or X.strides[1] == X.itemsize
 
 
-@njit(**INTERNAL)
+@njit(inline="always", **INTERNAL)
 def _gemm_tn(A, B, out, accumulate):
     """``out (+)= A.T @ B`` by one BLAS call (``A``, ``B``, ``out`` with contiguous rows): accumulates in
     place, without the temporary of ``out += np.dot(A.T, B)``."""
