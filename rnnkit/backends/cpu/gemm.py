@@ -18,6 +18,10 @@ into such a tile. Its vectors are as wide as the machine's registers
 (:data:`VECTOR_BYTES`: 64 with AVX-512, else 32), decided when this module is
 imported from the CPU numba compiles for.
 
+The weights' gradients (:data:`mm_tn_w`: a window's rows summed, ``A.T @
+B``) run on this kernel only where :data:`TN_PACKED` (AMD Zen); on the
+Intel machine OpenBLAS's blocking beats its copies of the transposed operand.
+
 Every output element is one chain of fused multiply-adds over ``k`` in order
 (no reassociation), so a row's result does not depend on the other rows of
 the call: a batch cut in parts gives the same rows as the whole batch.
@@ -78,7 +82,7 @@ NV = 2
 MR = 8 if VECTOR_BYTES == 64 else 6
 #: the widest panel, in elements (float32): workspace sizes are rounded up to it, which covers float64's
 PANEL_MAX = NV * VECTOR_BYTES // 4
-#: rows of the summed dimension packed at a time by :func:`mm_tn_w` (the weight gradients: ``A.T @ B``
+#: rows of the summed dimension packed at a time by :func:`mm_tn_packed` (the weight gradients: ``A.T @ B``
 #: over every step of a window): a panel (``TN_CHUNK`` by ``nr``, 32 KiB in float32 on AVX-512) stays in
 #: the core's L1 while :data:`TN_SLIVERS` row slivers of ``A.T`` pass over it. Float32, one core,
 #: medians GFLOP/s, LSTM-512's ``(1600, 2048).T @ (1600, 512)``: 512 rows a sliver at a time 107, 256
@@ -325,8 +329,8 @@ def _mm_packed(A, Wp, out, accumulate):
     # contiguous rows: panel by panel (a panel stays in L1 across the rows). A transposed operand
     # (strided rows: a tile's term would read one cache line per row): groups of TN_SLIVERS row slivers
     # copied term-major into ``abuf`` (TN_SLIVERS * K, MR), zero-padded, then panel by panel, each panel
-    # used by every sliver of the group (the weights' gradients, ``mm_tn_w``; one sliver at a time, every
-    # panel for it: LSTM-512's (1600, 2048).T @ (1600, 512), float32, one core of an Intel Xeon, best of
+    # used by every sliver of the group (the weights' gradients, ``mm_tn_packed``; one sliver at a time,
+    # every panel for it: LSTM-512's (1600, 2048).T @ (1600, 512), float32, one core of an Intel Xeon, best of
     # 7: 44-58 -> 81-93 GFLOP/s; its fit 454-614 -> 366-530 ms; see TN_CHUNK for the groups). Contiguous
     # rows: a partial row block reads its rows from a zero-padded copy in ``abuf`` (MR, K). A partial
     # tile (rows or columns) stores through masks (through a tile-sized buffer copied out element by
