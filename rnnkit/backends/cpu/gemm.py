@@ -366,7 +366,6 @@ def _mm_packed(A, Wp, out, accumulate):
     for i in range(M - Mf):
         for k in range(K):
             abuf[i, k] = A[Mf + i, k]
-    b0 = np.int64(abuf.ctypes.data)
     for it in range(nb * P):
         p, ib = it // nb, it % nb
         m0 = ib * MR
@@ -374,8 +373,9 @@ def _mm_packed(A, Wp, out, accumulate):
         w = min(nr, N - p * nr)
         if r == MR:
             a, ar, ac = a0 + m0 * sa_row * isz, sa_row, sa_col
-        else:
-            a, ar, ac = b0, np.int64(K), np.int64(1)
+        else:  # the address taken here, in the loop, keeps ``abuf`` alive until its last tile (numba
+            # frees an array after its last use, and an address taken before the loop is not one)
+            a, ar, ac = np.int64(abuf.ctypes.data), np.int64(K), np.int64(1)
         _tile(a, ar, ac, w0 + p * K * nr * isz, K, o0 + (m0 * N + p * nr) * isz, np.int64(N), accumulate,
               np.int64(r), np.int64(w), like)
 
