@@ -69,10 +69,10 @@ def _cpu_name():
 #: BLAS (every other CPU). Intel Xeon (Emerald Rapids, 2 cores), float32, one core, GFLOP/s, medians
 #: of 15 alternated rounds, packed against OpenBLAS: LSTM-512's ``(1600, 2048).T @ (1600, 512)`` 119.6
 #: vs 134.0 (a slow phase: 79.8 vs 104.0), LSTM-128's ``(1600, 512).T @ (1600, 128)`` 112.5 vs 123.2,
-#: ``(3584, 512).T @ (3584, 128)`` 101.2 vs 113.4: the packed kernel's copies of the transposed operand
-#: (strided reads: 2.1-4.5 ms of LSTM-512's 28 ms) and the output's passes over chunks cost more than
-#: OpenBLAS's blocking. On the AMD EPYC (Zen 4) the packed kernel was the faster (LSTM-128's shape:
-#: 2.54-2.85 ms, OpenBLAS 3.40 ms, before the eight slivers per panel that made it faster still)
+#: ``(3584, 512).T @ (3584, 128)`` 101.2 vs 113.4: the packed kernel loses in its copies of the
+#: transposed operand (strided reads: 2.1-4.5 ms of LSTM-512's 28 ms). On the AMD EPYC (Zen 4) the
+#: packed kernel was the faster (LSTM-128's shape: 2.54-2.85 ms, OpenBLAS 3.40 ms, before the eight
+#: slivers per panel that made it faster still)
 TN_PACKED = _cpu_name().startswith("znver")
 #: vectors per panel row (the tile's width in registers)
 NV = 2

@@ -70,29 +70,17 @@ def _rows_contiguous(X):
 
 
 @njit(inline="always", **INTERNAL)
-def _gemm_tn(A, B, out, accumulate):
-    """``out (+)= A.T @ B`` by one BLAS call (``A``, ``B``, ``out`` with contiguous rows): accumulates in
-    place, without the temporary of ``out += np.dot(A.T, B)``."""
-    M, K = A.shape
+def _gemm_rows(A, B, out, accumulate, a_transposed):
+    """``out (+)= A.T @ B`` (``a_transposed``) or ``out (+)= A @ B`` by one BLAS call (``A``, ``B``,
+    ``out`` with contiguous rows), in place: row-major ``out`` is column-major ``out.T = B.T @ op(A).T``,
+    where ``B`` is column-major ``B.T`` ("N") and ``A`` column-major ``A.T`` ("T" when ``a_transposed``).
+    """
+    R, S = (A.shape[1], A.shape[0]) if a_transposed else A.shape
     N = B.shape[1]
     isz = A.itemsize
     one = out.dtype.type(1)
-    # row-major out (K, N) is column-major out.T (N, K) = B.T (N, M) @ A (M, K): b "N", a "T"
-    _gemm(78, 84, N, K, M, one, B, max(B.strides[0] // isz, N, 1), A,
-          max(A.strides[0] // isz, K, 1), one if accumulate else out.dtype.type(0), out,
-          max(out.strides[0] // isz, N, 1))
-
-
-@njit(inline="always", **INTERNAL)
-def _gemm_nn(A, B, out, accumulate):
-    """``out (+)= A @ B`` by one BLAS call (``A``, ``B``, ``out`` with contiguous rows), in place."""
-    M, K = A.shape
-    N = B.shape[1]
-    isz = A.itemsize
-    one = out.dtype.type(1)
-    # row-major out (M, N) is column-major out.T (N, M) = B.T (N, K) @ A.T (K, M): both "N"
-    _gemm(78, 78, N, M, K, one, B, max(B.strides[0] // isz, N, 1), A,
-          max(A.strides[0] // isz, K, 1), one if accumulate else out.dtype.type(0), out,
+    _gemm(78, 84 if a_transposed else 78, N, R, S, one, B, max(B.strides[0] // isz, N, 1), A,
+          max(A.strides[0] // isz, A.shape[1], 1), one if accumulate else out.dtype.type(0), out,
           max(out.strides[0] // isz, N, 1))
 
 
@@ -236,7 +224,7 @@ def mm_nt(A, B, out, accumulate):
                 for n in range(N):
                     Bt[k, n] = B[n, k]
             if _direct(A, Bt, out):
-                _gemm_nn(A, Bt, out, accumulate)
+                _gemm_rows(A, Bt, out, accumulate, False)
             elif accumulate:
                 out += np.dot(A, Bt)
             else:
@@ -267,7 +255,7 @@ def mm_nn(A, B, out, accumulate):
     N = B.shape[1]
     if uses_blas(M, N, K):
         if _direct(A, B, out):
-            _gemm_nn(A, B, out, accumulate)
+            _gemm_rows(A, B, out, accumulate, False)
         elif accumulate:
             out += np.dot(A, B)
         else:
@@ -304,7 +292,7 @@ def mm_nn_add(A, B, out, buf):
         mm_nn(A, B, out, True)
         return
     if _direct(A, B, out):  # in place
-        _gemm_nn(A, B, out, True)
+        _gemm_rows(A, B, out, True, False)
         return
     prod = cview(buf[:M * N], (M, N))
     np.dot(A, B, prod)
@@ -346,7 +334,7 @@ def mm_tn(A, B, out, accumulate):
     N = B.shape[1]
     if uses_blas(M, N, K):
         if _direct(A, B, out):
-            _gemm_tn(A, B, out, accumulate)
+            _gemm_rows(A, B, out, accumulate, True)
         elif accumulate:
             out += np.dot(A.T, B)
         else:
