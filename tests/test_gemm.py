@@ -83,11 +83,13 @@ PACKED_MODELS = [("rnn", 96), ("lstm", 48), ("gru", 56)]
 @pytest.mark.compiled
 @pytest.mark.parametrize("cell,H", PACKED_MODELS)
 def test_the_models_below_run_packed(cell, H):
-    """The shapes of the tests below reach the packed products (else they would test BLAS again)."""
+    """The shapes of the tests below reach the packed products (else they would test BLAS again); the
+    weight gradients run packed only where ``TN_PACKED`` (elsewhere on BLAS, and their packed path is
+    tested by ``test_weight_gradient_product_matches_numpy``)."""
     GH = {"rnn": 1, "lstm": 4, "gru": 3}[cell] * H
     assert packs(8, GH, H) and packs(8, H, GH)  # per step, forward and backward
     assert packs(8 * 6, GH, 16) and packs(8 * 6, 16, GH)  # the input projection and its gradient
-    assert packs(GH, 16, 8 * 6) and packs(GH, H, 8 * 6)  # the weight gradients
+    assert packs(GH, 16, 8 * 6) and packs(GH, H, 8 * 6)  # the weight gradients (where TN_PACKED)
     assert not packs(5, GH, H)  # fewer rows than a tile
 
 
