@@ -87,8 +87,8 @@ MR = 8 if VECTOR_BYTES == 64 else 6
 #: LSTM-512's steps (32, 512) by (512, 2048) 86 -> 98, (32, 2048) by (2048, 512) 85 -> 94-100, (64, 512)
 #: by (512, 2048) 89 -> 100; LSTM-128's (64, 512) by (512, 128) 113 -> 113, (64, 128) by (128, 512)
 #: 110 -> 112 (its panels fit in L1). Distances 8, 24 and 40 measured alike; prefetching into L2 only
-#: (``prefetcht1``) gained nothing; splitting the sums into blocks of 256 or 128 terms gained 0-5 % and
-#: nothing on top of the prefetch
+#: (``prefetcht1``) gained nothing; splitting the sums into blocks of 256 or 128 terms gained -3 to +8 %
+#: without the prefetch and nothing on top of it
 PREFETCH_K = 16
 #: the widest panel, in elements (float32): workspace sizes are rounded up to it, which covers float64's
 PANEL_MAX = NV * VECTOR_BYTES // 4
