@@ -182,13 +182,11 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
                                              f"llvm.fma.v{L}f{dt.bitwidth}")
         i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
         prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p] + [ir.IntType(32)] * 3),
-            "llvm.prefetch.p0i8")
-
-        def i32c(v):
-            return ir.Constant(ir.IntType(32), v)
-
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p] + [i32] * 3), "llvm.prefetch.p0i8")
+        # read, keep in every cache level (prefetcht0), data
+        hint = [ir.Constant(i32, v) for v in (0, 3, 1)]
         entry = builder.basic_block
         loop = builder.append_basic_block("tile_k")
         done = builder.append_basic_block("tile_done")
@@ -205,7 +203,7 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
         # fetches the next panel's first rows, and never faults)
         for line in range(-(-NV * L * size // 64)):
             ahead = builder.gep(bk, [const(PREFETCH_K * NV * L + line * 64 // size)])
-            builder.call(prefetch, [builder.bitcast(ahead, i8p), i32c(0), i32c(3), i32c(1)])
+            builder.call(prefetch, [builder.bitcast(ahead, i8p)] + hint)
         bv = [builder.load(builder.bitcast(builder.gep(bk, [const(v * L)]), vty.as_pointer()), align=size)
               for v in range(NV)]
         koff = builder.mul(k, asc)
@@ -248,7 +246,6 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
         builder.branch(end)
         # a partial tile: lanes of columns >= n_cols and rows >= n_rows neither read nor written
         builder.position_at_end(masked)
-        i32 = ir.IntType(32)
         mty = ir.VectorType(ir.IntType(1), L)
         # the typed-pointer name of LLVM 14 (numba 0.59); later LLVMs remangle it to their ``.p0``
         suffix = f"v{L}f{dt.bitwidth}.p0v{L}f{dt.bitwidth}"
