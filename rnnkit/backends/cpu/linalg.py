@@ -90,6 +90,18 @@ def _direct(A, B, out):
     return not config.DISABLE_JIT and _rows_contiguous(A) and _rows_contiguous(B) and _rows_contiguous(out)
 
 
+@njit(inline="always", **INTERNAL)
+def _blas_nn(A, B, out, accumulate):
+    """``out (+)= A @ B`` on BLAS: one direct call (:func:`_gemm_rows`) when rows are contiguous, else
+    ``np.dot`` (for :func:`mm_nn` and :func:`mm_nt`'s transposed copy)."""
+    if _direct(A, B, out):
+        _gemm_rows(A, B, out, accumulate, False)
+    elif accumulate:
+        out += np.dot(A, B)
+    else:
+        np.dot(A, B, out)
+
+
 @intrinsic
 def _cview_unchecked(typingctx, arr, shape):
     """C-contiguous view of the C-contiguous ``arr`` with ``shape`` (same size, unchecked)."""
@@ -223,12 +235,7 @@ def mm_nt(A, B, out, accumulate):
             for k in range(K):
                 for n in range(N):
                     Bt[k, n] = B[n, k]
-            if _direct(A, Bt, out):
-                _gemm_rows(A, Bt, out, accumulate, False)
-            elif accumulate:
-                out += np.dot(A, Bt)
-            else:
-                np.dot(A, Bt, out)
+            _blas_nn(A, Bt, out, accumulate)
         elif accumulate:
             out += np.dot(A, B.T)
         else:
@@ -254,12 +261,7 @@ def mm_nn(A, B, out, accumulate):
     M, K = A.shape
     N = B.shape[1]
     if uses_blas(M, N, K):
-        if _direct(A, B, out):
-            _gemm_rows(A, B, out, accumulate, False)
-        elif accumulate:
-            out += np.dot(A, B)
-        else:
-            np.dot(A, B, out)
+        _blas_nn(A, B, out, accumulate)
         return
     # each output summed in a register: accumulating into ``out`` in the inner loop stores at every
     # multiply-add (``out`` may alias the operands), which dominated the tiny products of small models
