@@ -34,7 +34,7 @@ verdict "B no more than 5% slower" (B/A <= 1.05).
 Usage::
 
     python benchmarks/bench_ab.py --before REV --after REV|WORKTREE [--rounds 7] [--repeats 5]
-                                  [--only echo,lstm,echo_est,lstm_est,lstm2bi] [--bench-core after|own]
+                                  [--only echo,lstm,echo_fit,rule_fit,lstm_fit,...] [--bench-core after|own]
 
 PyTorch is not needed (only the rnnkit side of the workloads runs).
 """
@@ -49,14 +49,27 @@ import sys
 import tempfile
 import time
 
-#: workload -> name of its rnnkit function in bench_core.py
+#: workload -> name of its rnnkit function in bench_core.py; None: the workload's rnnkit ``prepare``
+#: function in ``bench_core.WORKLOADS``, its calls timed by ``bench_core.time_alone`` (the ``fit``
+#: workloads whose sizes live in ``FIT_SHAPES`` have no ``bench_*`` function of their own)
 FUNCTIONS = {
     "echo": "bench_echo_epoch",
     "lstm": "bench_lstm_step",
     "echo_est": "bench_echo_estimator",
     "lstm_est": "bench_lstm_estimator",
     "lstm2bi": "bench_lstm2bi_step",
+    "ctc": "bench_ctc",
+    "echo_fit": "bench_echo_fit",
+    "rule_fit": "bench_rule_fit",
+    "lstm_fit": None,
+    "gru_fit": None,
+    "lstm2bi_fit": None,
+    "lstm512_fit": None,
+    "mnist1d": None,
 }
+
+#: workloads run when ``--only`` is not given (``mnist1d``, 200 epochs per call, is left to ``--only``)
+DEFAULT = [name for name in FUNCTIONS if name != "mnist1d"]
 
 #: largest accepted B/A
 TOLERANCE = 1.05
@@ -81,7 +94,15 @@ sys.modules["bench_core"] = bench_core
 spec.loader.exec_module(bench_core)
 results = {}
 for name, func in functions.items():
-    fn = getattr(bench_core, func, None)
+    if func is None:  # the workload's prepare function, timed on its own
+        entry = getattr(bench_core, "WORKLOADS", {}).get(name)
+        timer = getattr(bench_core, "time_alone", None)
+        if entry is None or timer is None:
+            results[name] = {"missing": f"WORKLOADS[{name!r}] or time_alone"}
+            continue
+        fn = lambda n_repeats, prepare=entry[1]: timer(prepare(), n_repeats)
+    else:
+        fn = getattr(bench_core, func, None)
     if fn is None:
         results[name] = {"missing": func}
         continue
@@ -209,11 +230,12 @@ def main(argv=None):
                         help="statistic of each process's timed calls that a round compares (default median; "
                              "min is steadier on a machine whose speed jumps between processes)")
     parser.add_argument("--only", default=None,
-                        help=f"comma-separated workloads among {','.join(FUNCTIONS)} (default: all)")
+                        help=f"comma-separated workloads among {','.join(FUNCTIONS)} (default: all but "
+                             "mnist1d)")
     parser.add_argument("--bench-core", choices=("after", "own"), default="after",
                         help="whose bench_core.py both sides run: the after tree's (default) or each its own")
     args = parser.parse_args(argv)
-    names = list(FUNCTIONS) if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
+    names = list(DEFAULT) if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in FUNCTIONS]
     if unknown:
         parser.error(f"unknown workload(s) {unknown}; choose among {list(FUNCTIONS)}")
