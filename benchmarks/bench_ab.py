@@ -16,14 +16,14 @@ Which ``bench_core.py``: by default both sides run the **after** tree's copy
 benchmark code even where the before tree's copy differs or lacks a workload;
 only the package under test changes. That requires the after benchmark to work
 with the before package's API; where it does not, a workload reports the error
-(and ``--bench-core own`` runs each tree's own copy instead). A workload whose
-``bench_*`` function the benchmark file lacks is skipped.
+(and ``--bench-core own`` runs each tree's own copy instead). A workload the
+benchmark file's ``WORKLOADS`` lacks is skipped.
 
 Each side has its own ``NUMBA_CACHE_DIR`` in the temporary directory, kept
 across the rounds: a first, uncounted warm-up round compiles the numba
 kernels (minutes for a cold cache) and every counted round loads them from the
-cache (loading is not timed either: each ``bench_*`` function warms up before
-timing).
+cache (loading is not timed either: each workload's ``prepare`` function warms
+up before timing).
 
 The table gives, per workload, the median over the rounds of each side's
 per-round median (or, with ``--stat min``, of each process's fastest call:
@@ -49,24 +49,10 @@ import sys
 import tempfile
 import time
 
-#: workload -> name of its rnnkit function in bench_core.py; None: the workload's rnnkit ``prepare``
-#: function in ``bench_core.WORKLOADS``, its calls timed by ``bench_core.time_alone`` (the ``fit``
-#: workloads whose sizes live in ``FIT_SHAPES`` have no ``bench_*`` function of their own)
-FUNCTIONS = {
-    "echo": "bench_echo_epoch",
-    "lstm": "bench_lstm_step",
-    "echo_est": "bench_echo_estimator",
-    "lstm_est": "bench_lstm_estimator",
-    "lstm2bi": "bench_lstm2bi_step",
-    "ctc": "bench_ctc",
-    "echo_fit": "bench_echo_fit",
-    "rule_fit": "bench_rule_fit",
-    "lstm_fit": None,
-    "gru_fit": None,
-    "lstm2bi_fit": None,
-    "lstm512_fit": None,
-    "mnist1d": None,
-}
+#: the workloads of ``bench_core.WORKLOADS`` this script times: each side's rnnkit ``prepare`` function
+#: there, its calls timed by ``bench_core.time_alone`` (what every ``bench_*`` wrapper of bench_core does)
+WORKLOADS = ("echo", "lstm", "echo_est", "lstm_est", "lstm2bi", "ctc", "echo_fit", "rule_fit", "lstm_fit",
+             "gru_fit", "lstm2bi_fit", "lstm512_fit", "mnist1d")
 
 #: workloads run when ``--only`` is not given: the raw kernels and the estimator steps, a process taking
 #: seconds (the others, whose ``fit`` calls take up to seconds each, are asked for by name)
@@ -84,7 +70,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = r'''
 import importlib.util, json, os, statistics, sys, traceback
 tree, bench_core_path = sys.argv[1], sys.argv[2]
-functions, repeats = json.loads(sys.argv[3]), int(sys.argv[4])
+names, repeats = json.loads(sys.argv[3]), int(sys.argv[4])
 import rnnkit
 where = os.path.realpath(rnnkit.__file__)
 if not where.startswith(os.path.realpath(tree) + os.sep):
@@ -94,21 +80,13 @@ bench_core = importlib.util.module_from_spec(spec)
 sys.modules["bench_core"] = bench_core
 spec.loader.exec_module(bench_core)
 results = {}
-for name, func in functions.items():
-    if func is None:  # the workload's prepare function, timed on its own
-        entry = getattr(bench_core, "WORKLOADS", {}).get(name)
-        timer = getattr(bench_core, "time_alone", None)
-        if entry is None or timer is None:
-            results[name] = {"missing": f"WORKLOADS[{name!r}] or time_alone"}
-            continue
-        fn = lambda n_repeats, prepare=entry[1]: timer(prepare(), n_repeats)
-    else:
-        fn = getattr(bench_core, func, None)
-    if fn is None:
-        results[name] = {"missing": func}
+for name in names:
+    entry = getattr(bench_core, "WORKLOADS", {}).get(name)
+    if entry is None or not hasattr(bench_core, "time_alone"):
+        results[name] = {"missing": f"WORKLOADS[{name!r}] or time_alone"}
         continue
     try:
-        times = fn(n_repeats=repeats)
+        times = bench_core.time_alone(entry[1](), repeats)  # entry[1]: rnnkit's prepare function
     except Exception as exc:
         traceback.print_exc()
         results[name] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -152,7 +130,7 @@ def run_side(tree, bench_core_path, names, repeats, cache_dir, cwd):
     bench_core_path : str
         The ``bench_core.py`` whose functions are run.
     names : list of str
-        Workloads, keys of :data:`FUNCTIONS`.
+        Workloads, among :data:`WORKLOADS`.
     repeats : int
         Timed calls per workload.
     cache_dir : str
@@ -163,13 +141,13 @@ def run_side(tree, bench_core_path, names, repeats, cache_dir, cwd):
     Returns
     -------
     dict
-        ``workload -> {"median": s, "min": s}`` (or ``{"missing": function}``,
+        ``workload -> {"median": s, "min": s}`` (or ``{"missing": what}``,
         ``{"error": message}``), and the wall-clock seconds of the process.
     """
     env = dict(os.environ, PYTHONPATH=tree, NUMBA_CACHE_DIR=cache_dir)
-    functions = json.dumps({name: FUNCTIONS[name] for name in names})
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, tree, bench_core_path, functions, str(repeats)],
+    proc = subprocess.run([sys.executable, "-c", CHILD, tree, bench_core_path, json.dumps(names),
+                           str(repeats)],
                           env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
@@ -231,15 +209,15 @@ def main(argv=None):
                         help="statistic of each process's timed calls that a round compares (default median; "
                              "min is steadier on a machine whose speed jumps between processes)")
     parser.add_argument("--only", default=None,
-                        help=f"comma-separated workloads among {','.join(FUNCTIONS)} (default: "
+                        help=f"comma-separated workloads among {','.join(WORKLOADS)} (default: "
                              f"{','.join(DEFAULT)})")
     parser.add_argument("--bench-core", choices=("after", "own"), default="after",
                         help="whose bench_core.py both sides run: the after tree's (default) or each its own")
     args = parser.parse_args(argv)
     names = list(DEFAULT) if args.only is None else [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FUNCTIONS]
+    unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
-        parser.error(f"unknown workload(s) {unknown}; choose among {list(FUNCTIONS)}")
+        parser.error(f"unknown workload(s) {unknown}; choose among {list(WORKLOADS)}")
     if args.rounds < 1 or args.repeats < 1:
         parser.error("--rounds and --repeats must be at least 1")
     if args.before == "WORKTREE":
