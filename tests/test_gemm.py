@@ -9,14 +9,18 @@ from test_kernels import compare, make_problem
 
 from rnnkit._config import SMALL_ROW
 from rnnkit.backends.cpu.gemm import (
+    NARROW_ROWS,
     TN_CHUNK,
     mm_packed,
     mm_tn_packed,
+    mm_tn_small,
     mm_tn_w,
+    narrow_width,
     pack_nn,
     pack_nt,
     packed_len,
     packs,
+    tn_narrow,
 )
 from rnnkit.network import Network
 
@@ -67,6 +71,41 @@ def test_weight_gradient_product_matches_numpy(product, dtype, M, accumulate):
     out = start.copy() if accumulate else np.full((40, 70), np.nan, dtype)
     product(A, B, out, np.full(packed_len(70, TN_CHUNK), np.nan, dtype), accumulate)
     _check(out, A.T.astype(float) @ B.astype(float) + (start if accumulate else 0), dtype)
+
+
+@settings(max_examples=80)
+@given(M=st.integers(2, 300), K=st.integers(1, 12), N=st.integers(1, 12),
+       dtype=st.sampled_from([np.float32, np.float64]), accumulate=st.booleans(),
+       a_layout=st.sampled_from(["rows", "fortran", "columns"]), b_wide=st.booleans(),
+       seed=st.integers(0, 2**31 - 1))
+def test_small_weight_gradient_matches_numpy(M, K, N, dtype, accumulate, a_layout, b_wide, seed):
+    """``mm_tn_small``: the narrow tile for every row count and remainder of its unrolled sums (M mod
+    U), one input column (the transposed tile), a left operand with any strides, a right operand whose
+    rows are a slice of wider rows, accumulation, and products that stay on BLAS or the compiled loops;
+    nothing around ``out`` is written."""
+    rng = np.random.default_rng(seed)
+    # views of wider arrays whatever the layout: one compiled signature per dtype
+    A = rng.standard_normal((M, K + 3)).astype(dtype, order="F" if a_layout == "fortran" else "C")
+    A = A[:, 2:2 + K] if a_layout == "columns" else A[:, :K]
+    B = rng.standard_normal((M, N + (5 if b_wide else 1))).astype(dtype)[:, :N]
+    start = rng.standard_normal((K, N)).astype(dtype)
+    guard = 64
+    flat = np.full(K * N + 2 * guard, np.nan, dtype)
+    out = flat[guard:guard + K * N].reshape(K, N)
+    out[...] = start if accumulate else np.nan
+    mm_tn_small(A, B, out, accumulate)
+    _check(out, A.T.astype(float) @ B.astype(float) + (start if accumulate else 0), dtype)
+    assert np.isnan(flat[:guard]).all() and np.isnan(flat[guard + K * N:]).all()
+
+
+@pytest.mark.compiled
+def test_small_models_weight_gradients_take_the_narrow_tile():
+    """The T5 rule stream's gradients (500 rows of 6 units, 2 classes, 1 input) run on the narrow tile;
+    outputs wider than one tile stay on BLAS."""
+    lanes = narrow_width(np.empty(0, np.float32))
+    assert tn_narrow(500, 6, 6, lanes) and tn_narrow(500, 2, 6, lanes) and tn_narrow(500, 6, 1, lanes)
+    assert not tn_narrow(3000, NARROW_ROWS + 1, 4, lanes) and not tn_narrow(3000, 4, lanes + 1, lanes)
+    assert not tn_narrow(10, 4, 4, lanes)  # below BLAS_MIN_WORK: the compiled loops
 
 
 def test_mismatched_shapes_raise():

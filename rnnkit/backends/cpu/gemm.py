@@ -36,8 +36,8 @@ from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from ..._config import INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
-from .linalg import cview, mm_nn, mm_nn_add, mm_nt, mm_tn
+from ..._config import BLAS_MIN_WORK, INTERNAL, JIT_OPTIONS, PACK_MIN_WORK
+from .linalg import _rows_contiguous, cview, mm_nn, mm_nn_add, mm_nt, mm_tn
 
 
 def _vector_bytes():
@@ -90,6 +90,11 @@ MR = 8 if VECTOR_BYTES == 64 else 6
 #: (``prefetcht1``) gained nothing; splitting the sums into blocks of 256 or 128 terms gained -3 to +8 %
 #: without the prefetch and nothing on top of it
 PREFETCH_K = 16
+#: lanes of the one vector per row of the narrow tile (:func:`_tile_narrow`), or fewer where the target's
+#: vectors are narrower (float64 without AVX-512: 4)
+NARROW_LANES = 8
+#: rows of the narrow tile, and chains of fused multiply-adds it keeps in flight
+NARROW_ROWS = 8
 #: the widest panel, in elements (float32): workspace sizes are rounded up to it, which covers float64's
 PANEL_MAX = NV * VECTOR_BYTES // 4
 #: rows of the summed dimension packed at a time by :func:`mm_tn_packed` (the weight gradients: ``A.T @ B``
@@ -121,6 +126,33 @@ def _ov_panel_width(arr):
     return impl
 
 
+def narrow_width(arr):
+    """Lanes of the narrow tile's vector for ``arr``'s dtype; a compile-time constant in kernels."""
+    return min(NARROW_LANES, VECTOR_BYTES // arr.itemsize)
+
+
+@overload(narrow_width, inline="always")
+def _ov_narrow_width(arr):
+    lanes = min(NARROW_LANES, VECTOR_BYTES // (arr.dtype.bitwidth // 8))
+
+    def impl(arr):
+        return lanes
+
+    return impl
+
+
+@njit(**JIT_OPTIONS)
+def tn_narrow(M, K, N, lanes):
+    """Whether ``A.T @ B`` for ``A`` (M, K), ``B`` (M, N) runs on the narrow tile of ``lanes`` lanes (the one
+    home of that rule): compiled, at least :data:`~rnnkit._config.BLAS_MIN_WORK` multiply-adds (below,
+    the compiled loops of :func:`~rnnkit.backends.cpu.linalg.mm_tn`) and the output one tile (``K <=
+    NARROW_ROWS``, ``N <= lanes``): the weights' gradients of the small models, where BLAS's call and
+    blocking cost more than the sums. Float32, one core, ns, BLAS against the tile: (500, 6).T @ (500, 6)
+    1917 / 800, (500, 2).T @ (500, 6) 1920 / 360, (500, 6).T @ (500, 1) 960 / 279, (75, 4).T @ (75, 4) 256
+    / 147; wider outputs lose on it ((3000, 16).T @ (3000, 4) in two tiles: 5597 / 18726)."""
+    return not config.DISABLE_JIT and K <= NARROW_ROWS and N <= lanes and M * K * N >= BLAS_MIN_WORK
+
+
 @njit(**JIT_OPTIONS)
 def packed_len(N, K):
     """Elements of a packed (``K``, ``N``) operand, for either precision (columns rounded up to panels)."""
@@ -135,6 +167,33 @@ def packs(M, N, K):
     :data:`~rnnkit._config.PACK_MIN_WORK` multiply-adds.
     """
     return not config.DISABLE_JIT and M >= MR and K >= 8 and M * N * K >= PACK_MIN_WORK
+
+
+def _masked_ops(builder, vty, bits):
+    """LLVM's masked load and store of the vector type ``vty`` of ``bits``-bit floats (``(ptr, align,
+    mask, passthru)`` and ``(value, ptr, align, mask)``), declared in ``builder``'s module."""
+    L = vty.count
+    i32 = ir.IntType(32)
+    mty = ir.VectorType(ir.IntType(1), L)
+    # the typed-pointer name of LLVM 14 (numba 0.59); later LLVMs remangle it to their ``.p0``
+    suffix = f"v{L}f{bits}.p0v{L}f{bits}"
+    pty = vty.as_pointer()
+    mload = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [pty, i32, mty, vty]),
+                                           f"llvm.masked.load.{suffix}")
+    mstore = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vty, pty, i32, mty]), f"llvm.masked.store.{suffix}")
+    return mload, mstore
+
+
+def _lane_mask(builder, n, L, first):
+    """The ``L``-lane mask of lanes ``c`` with ``first + c < n`` (``n`` an integer value)."""
+    i32 = ir.IntType(32)
+    ivty = ir.VectorType(i32, L)
+    iundef = ir.Constant(ivty, ir.Undefined)
+    splat = ir.Constant(ivty, [0] * L)
+    nv = builder.shuffle_vector(builder.insert_element(iundef, builder.trunc(n, i32), ir.Constant(i32, 0)),
+                                iundef, splat)
+    return builder.icmp_signed("<", ir.Constant(ivty, [first + c for c in range(L)]), nv)
 
 
 @intrinsic
@@ -247,20 +306,8 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
         # a partial tile: lanes of columns >= n_cols and rows >= n_rows neither read nor written
         builder.position_at_end(masked)
         mty = ir.VectorType(ir.IntType(1), L)
-        # the typed-pointer name of LLVM 14 (numba 0.59); later LLVMs remangle it to their ``.p0``
-        suffix = f"v{L}f{dt.bitwidth}.p0v{L}f{dt.bitwidth}"
-        pty = vty.as_pointer()
-        mload = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [pty, i32, mty, vty]),
-                                               f"llvm.masked.load.{suffix}")
-        void = ir.VoidType()
-        mstore = cgutils.get_or_insert_function(builder.module, ir.FunctionType(void, [vty, pty, i32, mty]),
-                                                f"llvm.masked.store.{suffix}")
-        ivty = ir.VectorType(i32, L)
-        iundef = ir.Constant(ivty, ir.Undefined)
-        wsplat = builder.shuffle_vector(builder.insert_element(iundef, builder.trunc(n_cols_v, i32),
-                                                               ir.Constant(i32, 0)), iundef, splat)
-        colmask = [builder.icmp_signed("<", ir.Constant(ivty, [v * L + c for c in range(L)]),
-                                       wsplat) for v in range(NV)]
+        mload, mstore = _masked_ops(builder, vty, dt.bitwidth)
+        colmask = [_lane_mask(builder, n_cols_v, L, v * L) for v in range(NV)]
         none = ir.Constant(mty, [ir.Constant(ir.IntType(1), 0)] * L)
         align = ir.Constant(i32, size)
         for i in range(rows):
@@ -277,6 +324,156 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def _tile_narrow(typingctx, a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like):
+    """``o[i, :n_cols] (+)= sum_m a[i, m] b[m, :n_cols]`` for ``i < n_rows`` (1 to :data:`NARROW_ROWS`):
+    the weights' gradients of small models (:func:`mm_tn_small`), long sums into a few outputs.
+
+    One vector (:func:`narrow_width` lanes, ``n_cols`` at most that) per row, in registers; code for
+    each row count, so that a row past ``n_rows`` costs nothing. A sum is split into ``U =
+    ceil(NARROW_ROWS / n_rows)`` chains of fused multiply-adds (term ``m`` into chain ``m % U``, the
+    last ``M % U`` terms into chain 0), added up in order at the end: at least ``NARROW_ROWS`` chains
+    in flight hide the multiply-adds' latency however few the rows (at most 14 accumulators, which
+    AVX2's 16 registers hold). Addresses (bytes) and strides (elements) as in :func:`_tile`; ``b`` is
+    read in place (row ``m`` at ``b + m * sb_row`` elements, its ``n_cols`` first lanes only: masked
+    loads) and ``o`` written through masks: nothing outside the operands is read or written.
+    """
+    if not isinstance(like, types.Float):
+        return None
+    dt = like
+    size = dt.bitwidth // 8
+    L = min(NARROW_LANES, VECTOR_BYTES // size)
+    sig = types.void(a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like)
+
+    def codegen(context, builder, sig, args):
+        intp = context.get_value_type(types.intp)
+        aa, asr, asc, ab, bsr, aM, ao, aldo, aacc, n_rows_v, n_cols_v, _ = (
+            context.cast(builder, v, t, types.intp) if i not in (8, 11) else v
+            for i, (v, t) in enumerate(zip(args, sig.args, strict=True)))
+        fty = context.get_value_type(dt)
+        vty = ir.VectorType(fty, L)
+        fptr = fty.as_pointer()
+        i32 = ir.IntType(32)
+
+        def const(v):
+            return ir.Constant(intp, v)
+
+        abase = builder.inttoptr(aa, fptr)
+        bbase = builder.inttoptr(ab, fptr)
+        obase = builder.inttoptr(ao, fptr)
+        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * L)
+        undef = ir.Constant(vty, ir.Undefined)
+        splat = ir.Constant(ir.VectorType(i32, L), [0] * L)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+                                             f"llvm.fma.v{L}f{dt.bitwidth}")
+        mload, mstore = _masked_ops(builder, vty, dt.bitwidth)
+        colmask = _lane_mask(builder, n_cols_v, L, 0)
+        align = ir.Constant(i32, size)
+        add = context.cast(builder, aacc, sig.args[8], types.boolean)
+        if add.type != ir.IntType(1):
+            add = builder.trunc(add, ir.IntType(1))
+        end = builder.append_basic_block("narrow_end")
+
+        def terms(m, accs, rows):
+            """Term ``m`` added into the accumulators ``accs`` (one per row)."""
+            bptr = builder.bitcast(builder.gep(bbase, [builder.mul(m, bsr)]), vty.as_pointer())
+            bv = builder.call(mload, [bptr, align, colmask, zero])
+            moff = builder.mul(m, asc)
+            out = []
+            for i in range(rows):
+                x = builder.load(builder.gep(abase, [builder.add(builder.mul(const(i), asr), moff)]))
+                xv = builder.insert_element(undef, x, ir.Constant(i32, 0))
+                out.append(builder.call(fma, [builder.shuffle_vector(xv, undef, splat), bv, accs[i]]))
+            return out
+
+        def loop(start, stop, step, init, rows, name):
+            """Terms ``start, start + step, ... < stop``, ``step`` at a time; ``init``: the accumulators
+            (``step`` lists of ``rows``) before it; returns them after it."""
+            pre = builder.basic_block
+            body = builder.append_basic_block(name)
+            after = builder.append_basic_block(name + "_after")
+            builder.cbranch(builder.icmp_signed("<", start, stop), body, after)
+            builder.position_at_end(body)
+            m = builder.phi(intp)
+            m.add_incoming(start, pre)
+            acc = [[builder.phi(vty) for _ in range(rows)] for _ in range(step)]
+            for u in range(step):
+                for i in range(rows):
+                    acc[u][i].add_incoming(init[u][i], pre)
+            new = [terms(builder.add(m, const(u)), acc[u], rows) for u in range(step)]
+            m1 = builder.add(m, const(step))
+            tail = builder.basic_block
+            m.add_incoming(m1, tail)
+            for u in range(step):
+                for i in range(rows):
+                    acc[u][i].add_incoming(new[u][i], tail)
+            builder.cbranch(builder.icmp_signed("<", m1, stop), body, after)
+            builder.position_at_end(after)
+            res = []
+            for u in range(step):
+                row = []
+                for i in range(rows):
+                    phi = builder.phi(vty)
+                    phi.add_incoming(init[u][i], pre)
+                    phi.add_incoming(new[u][i], tail)
+                    row.append(phi)
+                res.append(row)
+            return res
+
+        cases = []
+        for rows in range(1, NARROW_ROWS + 1):
+            block = builder.append_basic_block(f"narrow_rows{rows}")
+            cases.append((rows, block))
+        switch = builder.switch(n_rows_v, end)
+        for rows, block in cases:
+            switch.add_case(const(rows), block)
+            builder.position_at_end(block)
+            U = -(-NARROW_ROWS // rows)
+            Mu = builder.sub(aM, builder.srem(aM, const(U)))
+            acc = loop(const(0), Mu, U, [[zero] * rows for _ in range(U)], rows, f"narrow{rows}_main")
+            total = acc[0]
+            for u in range(1, U):
+                total = [builder.fadd(t, x) for t, x in zip(total, acc[u], strict=True)]
+            total = loop(Mu, aM, 1, [total], rows, f"narrow{rows}_rest")[0]
+            for i in range(rows):
+                ptr = builder.bitcast(builder.gep(obase, [builder.mul(const(i), aldo)]), vty.as_pointer())
+                old = builder.call(mload, [ptr, align, colmask, zero])
+                builder.call(mstore, [builder.select(add, builder.fadd(old, total[i]), total[i]), ptr, align,
+                                      colmask])
+            builder.branch(end)
+        builder.position_at_end(end)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(**JIT_OPTIONS)
+def mm_tn_small(A, B, out, accumulate):
+    """``out (+)= A.T @ B`` for ``A`` (M, K), ``B`` (M, N): on :func:`_tile_narrow` where
+    :func:`tn_narrow`, else :func:`~rnnkit.backends.cpu.linalg.mm_tn`."""
+    M, K = A.shape
+    N = B.shape[1]
+    L = narrow_width(out)
+    if not (tn_narrow(M, K, N, L) and _rows_contiguous(B) and _rows_contiguous(out)):
+        mm_tn(A, B, out, accumulate)
+        return
+    isz = np.int64(A.itemsize)
+    sa_m = np.int64(A.strides[0]) // isz
+    sa_k = np.int64(A.strides[1]) // isz
+    sb = np.int64(B.strides[0]) // isz
+    so = np.int64(out.strides[0]) // isz
+    a0 = np.int64(A.ctypes.data)
+    b0 = np.int64(B.ctypes.data)
+    o0 = np.int64(out.ctypes.data)
+    if N == 1 and K <= L and sa_k == 1 and so == 1:
+        # one column (a single input feature): ``out.T = B.T @ A``, its K outputs the lanes of one row
+        _tile_narrow(b0, np.int64(1), sb, a0, sa_m, np.int64(M), o0, np.int64(K), accumulate, np.int64(1),
+                     np.int64(K), out.dtype.type(0))
+        return
+    _tile_narrow(a0, sa_k, sa_m, b0, sb, np.int64(M), o0, so, accumulate, np.int64(K), np.int64(N),
+                 out.dtype.type(0))
 
 
 @njit(**INTERNAL)
@@ -473,7 +670,7 @@ def mm_tn_packed(A, B, out, buf, accumulate):
     """
     M = A.shape[0]
     if not packs(A.shape[1], B.shape[1], min(M, TN_CHUNK)):
-        mm_tn(A, B, out, accumulate)
+        mm_tn_small(A, B, out, accumulate)
         return
     for m0 in range(0, M, TN_CHUNK):
         m1 = min(M, m0 + TN_CHUNK)
@@ -482,8 +679,8 @@ def mm_tn_packed(A, B, out, buf, accumulate):
 
 @njit(**JIT_OPTIONS)
 def _mm_tn_blas(A, B, out, buf, accumulate):
-    """``out (+)= A.T @ B`` through :func:`~rnnkit.backends.cpu.linalg.mm_tn` (``buf`` unused)."""
-    mm_tn(A, B, out, accumulate)
+    """``out (+)= A.T @ B`` through :func:`mm_tn_small` (``buf`` unused)."""
+    mm_tn_small(A, B, out, accumulate)
 
 
 #: the weights' gradients over a window's rows, ``mm_tn_w(A, B, out, buf, accumulate)``: ``out (+)= A.T @

@@ -64,8 +64,8 @@ from ...slots import (
     WS_YS,
 )
 from .calls import call_native, call_void
-from .gemm import mm_packed, mm_tn_w, pack_for
-from .linalg import all_zero, colsum, cview, mm_nn, mm_nt, mm_tn
+from .gemm import mm_packed, mm_tn_small, mm_tn_w, pack_for
+from .linalg import all_zero, colsum, cview, mm_nn, mm_nt
 from .workspace import cs_of, head_in, hs_of, layer_in, layer_out, mask_of, region, steps, tmp_slots, v2, v3
 
 
@@ -334,7 +334,7 @@ def head_backward(theta, off, cfg, ws, drop, grad, T, B):
     hin = head_in(ws, cfg, T, B, drop)
     R = hin.shape[0]
     dl = v2(region(ws, WS_DLOGITS), 0, R, K)
-    mm_tn(dl, hin, gW_out, False)
+    mm_tn_small(dl, hin, gW_out, False)
     if gb_out.shape[0] > 0:
         colsum(dl, gb_out, False)
     dtop = v2(region(ws, WS_DY), 0, T * B, DH) if mode == 0 else v2(region(ws, WS_DHL), 0, B, DH)
