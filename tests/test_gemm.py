@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numba import njit
 from test_kernels import compare, make_problem
 
 from rnnkit._config import SMALL_ROW
@@ -17,12 +16,10 @@ from rnnkit.backends.cpu.gemm import (
     mm_tn_small,
     mm_tn_w,
     narrow_width,
-    pack_for,
     pack_nn,
     pack_nt,
     packed_len,
     packs,
-    packs_narrow,
     tn_narrow,
 )
 from rnnkit.network import Network
@@ -101,48 +98,6 @@ def test_small_weight_gradient_matches_numpy(M, K, N, dtype, accumulate, a_layou
     assert np.isnan(flat[:guard]).all() and np.isnan(flat[guard + K * N:]).all()
 
 
-@njit
-def _product_as_the_cells_run_it(A, W, transposed, buf, out, accumulate):
-    """``pack_for`` then ``mm_packed``, as a cell's window does (``pack_for`` is inlined into kernels)."""
-    Wp = pack_for(W, A.shape[0], transposed, buf, 3)
-    if Wp.shape[0] > 0:
-        mm_packed(A, Wp, out, accumulate)
-    return Wp.shape[1], Wp.shape[2]
-
-
-@settings(max_examples=60)
-@given(M=st.integers(8, 70), K=st.integers(1, 16), N=st.integers(1, 8),
-       dtype=st.sampled_from([np.float32, np.float64]), transposed=st.booleans(), accumulate=st.booleans(),
-       seed=st.integers(0, 2**31 - 1))
-def test_narrow_per_step_product_matches_numpy(M, K, N, dtype, transposed, accumulate, seed):
-    """The per-step products of small models on the narrow tile (a copy of the weights, every row count
-    of a partial last block, accumulation); nothing around ``out`` is written, and a row's result does
-    not depend on the other rows (the first rows alone give the same bits: a batch cut in parts)."""
-    rng = np.random.default_rng(seed)
-    A = rng.standard_normal((M, K)).astype(dtype)
-    W = rng.standard_normal((N, K) if transposed else (K, N)).astype(dtype)
-    buf = np.full(packed_len(N, K) + 8, np.nan, dtype)
-    start = rng.standard_normal((M, N)).astype(dtype)
-    guard = 64
-    flat = np.full(M * N + 2 * guard, np.nan, dtype)
-    out = flat[guard:guard + M * N].reshape(M, N)
-    out[...] = start
-    shape = _product_as_the_cells_run_it(A, W, transposed, buf, out, accumulate)
-    narrow = packs_narrow(M, N, K, narrow_width(A))
-    if not (narrow or packs(M, N, K)):
-        return  # the cells call BLAS or their loops (mm_nt / mm_nn): not this product
-    if narrow:  # the weights as they are (one panel of N columns), not the register tile's panels
-        assert shape == (K, N)
-    ref = A.astype(float) @ (W.T if transposed else W).astype(float) + (start if accumulate else 0)
-    _check(out, ref, dtype)
-    assert np.isnan(flat[:guard]).all() and np.isnan(flat[guard + M * N:]).all()
-    if narrow:  # the first rows alone, as many as still run on the narrow tile
-        P = next(p for p in range(NARROW_ROWS, M + 1) if packs_narrow(p, N, K, narrow_width(A)))
-        part = start[:P].copy()
-        _product_as_the_cells_run_it(A[:P], W, transposed, buf, part, accumulate)
-        np.testing.assert_array_equal(part, out[:P])
-
-
 @pytest.mark.compiled
 def test_small_models_weight_gradients_take_the_narrow_tile():
     """The T5 rule stream's gradients (500 rows of 6 units, 2 classes, 1 input) run on the narrow tile;
@@ -151,9 +106,6 @@ def test_small_models_weight_gradients_take_the_narrow_tile():
     assert tn_narrow(500, 6, 6, lanes) and tn_narrow(500, 2, 6, lanes) and tn_narrow(500, 6, 1, lanes)
     assert not tn_narrow(3000, NARROW_ROWS + 1, 4, lanes) and not tn_narrow(3000, 4, lanes + 1, lanes)
     assert not tn_narrow(10, 4, 4, lanes)  # below BLAS_MIN_WORK: the compiled loops
-    # its per-step products (100 rows by 6 x 6) too; not the echo's 5 rows, nor long sums
-    assert packs_narrow(100, 6, 6, lanes) and not packs_narrow(5, 4, 4, lanes)
-    assert not packs_narrow(256, 4, 32, lanes) and not packs_narrow(100, lanes + 1, 6, lanes)
 
 
 def test_mismatched_shapes_raise():

@@ -22,20 +22,11 @@ The weights' gradients (:data:`mm_tn_w`: a window's rows summed, ``A.T @
 B``) run on this kernel only where :data:`TN_PACKED` (AMD Zen); on the
 Intel machine OpenBLAS's blocking beats its copies of the transposed operand.
 
-The small models' products, whose outputs are a few columns wide (the T5
-rule stream's 6 units), waste most of such a tile and pay BLAS's call and
-blocking for a few thousand multiply-adds. They run on a *narrow* tile
-(``_narrow_tile``): :data:`NARROW_ROWS` rows of one vector of at most 8
-lanes: the weights' gradients (:func:`mm_tn_small`, both operands read in
-place) and the per-step products on a plain copy of the weights
-(:func:`packs_narrow`, :func:`mm_packed`).
-
-Every output element of a per-step product is one chain of fused
-multiply-adds over ``k`` in order (no reassociation), so a row's result does
-not depend on the other rows of the call: a batch cut in parts gives the same
-rows as the whole batch. Under ``NUMBA_DISABLE_JIT=1`` :func:`packs` and
-:func:`packs_narrow` are false and the products go to BLAS as before;
-:func:`mm_packed` then has a NumPy twin.
+Every output element is one chain of fused multiply-adds over ``k`` in order
+(no reassociation), so a row's result does not depend on the other rows of
+the call: a batch cut in parts gives the same rows as the whole batch.
+Under ``NUMBA_DISABLE_JIT=1`` :func:`packs` is false and the products go to
+BLAS as before; :func:`mm_packed` then has a NumPy twin.
 """
 
 import numpy as np
@@ -160,20 +151,6 @@ def tn_narrow(M, K, N, lanes):
     1917 / 800, (500, 2).T @ (500, 6) 1920 / 360, (500, 6).T @ (500, 1) 960 / 279, (75, 4).T @ (75, 4) 256
     / 147; wider outputs lose on it ((3000, 16).T @ (3000, 4) in two tiles: 5597 / 18726)."""
     return not config.DISABLE_JIT and K <= NARROW_ROWS and N <= lanes and M * K * N >= BLAS_MIN_WORK
-
-
-@njit(**JIT_OPTIONS)
-def packs_narrow(M, N, K, lanes):
-    """Whether an ``M x K`` by ``K x N`` product that does not pack (:func:`packs`) runs on the narrow tile
-    of ``lanes`` lanes over a copy of the right operand (the one home of that rule): compiled, ``N`` at
-    most one vector, at most 16 terms per sum, a full tile of rows and at least
-    :data:`~rnnkit._config.BLAS_MIN_WORK` multiply-adds (below, the compiled loops): the per-step
-    products of the small models. Float32, one core, ns, narrow tile against BLAS (``A @ W`` / ``A @
-    W.T`` through its transposed copy): (100, 6) by (6, 6) 434 / 504 / 529, (500, 6) by (6, 2) 1611 /
-    1942 / 1887, (32, 16) by (16, 8) 320 / 422 / 568; longer sums lose on it ((64, 64) by (64, 8) 1699 /
-    1594, (256, 32) by (32, 4) 3665 / 2007)."""
-    return (not config.DISABLE_JIT and N <= lanes and K <= 16 and M >= NARROW_ROWS
-            and M * N * K >= BLAS_MIN_WORK)
 
 
 @njit(**JIT_OPTIONS)
@@ -349,142 +326,127 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
     return sig, codegen
 
 
-def _narrow_tile(split):
-    """``tile(a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like)``: ``o[i, :n_cols]
-    (+)= sum_m a[i, m] b[m, :n_cols]`` for ``i < n_rows`` (1 to :data:`NARROW_ROWS`), in registers.
+@intrinsic
+def _tile_narrow(typingctx, a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like):
+    """``o[i, :n_cols] (+)= sum_m a[i, m] b[m, :n_cols]`` for ``i < n_rows`` (1 to :data:`NARROW_ROWS`):
+    the weights' gradients of small models (:func:`mm_tn_small`), long sums into a few outputs.
 
-    One vector (:func:`narrow_width` lanes, ``n_cols`` at most that) per row; code for each row count,
-    so that a row past ``n_rows`` costs nothing. With ``split`` (long sums into a few outputs: the
-    weights' gradients, :func:`mm_tn_small`) a sum is split into ``U = ceil(NARROW_ROWS / n_rows)``
-    chains of fused multiply-adds (term ``m`` into chain ``m % U``, the last ``M % U`` terms into chain
-    0), added up in order at the end: at least ``NARROW_ROWS`` chains in flight hide the multiply-adds'
-    latency however few the rows (at most 14 accumulators, which AVX2's 16 registers hold). Without,
-    each output is one chain over ``m`` in order, so that a row's result does not depend on the other
-    rows of the call (the per-step products, :func:`mm_packed`). Addresses (bytes) and strides
-    (elements) as in :func:`_tile`; ``b`` is read in place (row ``m`` at ``b + m * sb_row`` elements,
-    its ``n_cols`` first lanes only: masked loads) and ``o`` written through masks: nothing outside the
-    operands is read or written.
+    One vector (:func:`narrow_width` lanes, ``n_cols`` at most that) per row, in registers; code for
+    each row count, so that a row past ``n_rows`` costs nothing. A sum is split into ``U =
+    ceil(NARROW_ROWS / n_rows)`` chains of fused multiply-adds (term ``m`` into chain ``m % U``, the
+    last ``M % U`` terms into chain 0), added up in order at the end: at least ``NARROW_ROWS`` chains
+    in flight hide the multiply-adds' latency however few the rows (at most 14 accumulators, which
+    AVX2's 16 registers hold). Addresses (bytes) and strides (elements) as in :func:`_tile`; ``b`` is
+    read in place (row ``m`` at ``b + m * sb_row`` elements, its ``n_cols`` first lanes only: masked
+    loads) and ``o`` written through masks: nothing outside the operands is read or written.
     """
+    if not isinstance(like, types.Float):
+        return None
+    dt = like
+    size = dt.bitwidth // 8
+    L = min(NARROW_LANES, VECTOR_BYTES // size)
+    sig = types.void(a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like)
 
-    @intrinsic
-    def tile(typingctx, a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like):
-        if not isinstance(like, types.Float):
-            return None
-        dt = like
-        size = dt.bitwidth // 8
-        L = min(NARROW_LANES, VECTOR_BYTES // size)
-        sig = types.void(a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like)
+    def codegen(context, builder, sig, args):
+        intp = context.get_value_type(types.intp)
+        aa, asr, asc, ab, bsr, aM, ao, aldo, aacc, n_rows_v, n_cols_v, _ = (
+            context.cast(builder, v, t, types.intp) if i not in (8, 11) else v
+            for i, (v, t) in enumerate(zip(args, sig.args, strict=True)))
+        fty = context.get_value_type(dt)
+        vty = ir.VectorType(fty, L)
+        fptr = fty.as_pointer()
+        i32 = ir.IntType(32)
 
-        def codegen(context, builder, sig, args):
-            intp = context.get_value_type(types.intp)
-            aa, asr, asc, ab, bsr, aM, ao, aldo, aacc, n_rows_v, n_cols_v, _ = (
-                context.cast(builder, v, t, types.intp) if i not in (8, 11) else v
-                for i, (v, t) in enumerate(zip(args, sig.args, strict=True)))
-            fty = context.get_value_type(dt)
-            vty = ir.VectorType(fty, L)
-            fptr = fty.as_pointer()
-            i32 = ir.IntType(32)
+        def const(v):
+            return ir.Constant(intp, v)
 
-            def const(v):
-                return ir.Constant(intp, v)
+        abase = builder.inttoptr(aa, fptr)
+        bbase = builder.inttoptr(ab, fptr)
+        obase = builder.inttoptr(ao, fptr)
+        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * L)
+        undef = ir.Constant(vty, ir.Undefined)
+        splat = ir.Constant(ir.VectorType(i32, L), [0] * L)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+                                             f"llvm.fma.v{L}f{dt.bitwidth}")
+        mload, mstore = _masked_ops(builder, vty, dt.bitwidth)
+        colmask = _lane_mask(builder, n_cols_v, L, 0)
+        align = ir.Constant(i32, size)
+        add = context.cast(builder, aacc, sig.args[8], types.boolean)
+        if add.type != ir.IntType(1):
+            add = builder.trunc(add, ir.IntType(1))
+        end = builder.append_basic_block("narrow_end")
 
-            abase = builder.inttoptr(aa, fptr)
-            bbase = builder.inttoptr(ab, fptr)
-            obase = builder.inttoptr(ao, fptr)
-            zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * L)
-            undef = ir.Constant(vty, ir.Undefined)
-            splat = ir.Constant(ir.VectorType(i32, L), [0] * L)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty, vty, vty]),
-                                                 f"llvm.fma.v{L}f{dt.bitwidth}")
-            mload, mstore = _masked_ops(builder, vty, dt.bitwidth)
-            colmask = _lane_mask(builder, n_cols_v, L, 0)
-            align = ir.Constant(i32, size)
-            add = context.cast(builder, aacc, sig.args[8], types.boolean)
-            if add.type != ir.IntType(1):
-                add = builder.trunc(add, ir.IntType(1))
-            end = builder.append_basic_block("narrow_end")
-            none = ir.Constant(colmask.type, [ir.Constant(ir.IntType(1), 0)] * L)
+        def terms(m, accs, rows):
+            """Term ``m`` added into the accumulators ``accs`` (one per row)."""
+            bptr = builder.bitcast(builder.gep(bbase, [builder.mul(m, bsr)]), vty.as_pointer())
+            bv = builder.call(mload, [bptr, align, colmask, zero])
+            moff = builder.mul(m, asc)
+            out = []
+            for i in range(rows):
+                x = builder.load(builder.gep(abase, [builder.add(builder.mul(const(i), asr), moff)]))
+                xv = builder.insert_element(undef, x, ir.Constant(i32, 0))
+                out.append(builder.call(fma, [builder.shuffle_vector(xv, undef, splat), bv, accs[i]]))
+            return out
 
-            def terms(m, accs, rows):
-                """Term ``m`` added into the accumulators ``accs`` (one per row)."""
-                bptr = builder.bitcast(builder.gep(bbase, [builder.mul(m, bsr)]), vty.as_pointer())
-                bv = builder.call(mload, [bptr, align, colmask, zero])
-                moff = builder.mul(m, asc)
-                out = []
+        def loop(start, stop, step, init, rows, name):
+            """Terms ``start, start + step, ... < stop``, ``step`` at a time; ``init``: the accumulators
+            (``step`` lists of ``rows``) before it; returns them after it."""
+            pre = builder.basic_block
+            body = builder.append_basic_block(name)
+            after = builder.append_basic_block(name + "_after")
+            builder.cbranch(builder.icmp_signed("<", start, stop), body, after)
+            builder.position_at_end(body)
+            m = builder.phi(intp)
+            m.add_incoming(start, pre)
+            acc = [[builder.phi(vty) for _ in range(rows)] for _ in range(step)]
+            for u in range(step):
                 for i in range(rows):
-                    x = builder.load(builder.gep(abase, [builder.add(builder.mul(const(i), asr), moff)]))
-                    xv = builder.insert_element(undef, x, ir.Constant(i32, 0))
-                    out.append(builder.call(fma, [builder.shuffle_vector(xv, undef, splat), bv, accs[i]]))
-                return out
-
-            def loop(start, stop, step, init, rows, name):
-                """Terms ``start, start + step, ... < stop``, ``step`` at a time; ``init``: the accumulators
-                (``step`` lists of ``rows``) before it; returns them after it."""
-                pre = builder.basic_block
-                body = builder.append_basic_block(name)
-                after = builder.append_basic_block(name + "_after")
-                builder.cbranch(builder.icmp_signed("<", start, stop), body, after)
-                builder.position_at_end(body)
-                m = builder.phi(intp)
-                m.add_incoming(start, pre)
-                acc = [[builder.phi(vty) for _ in range(rows)] for _ in range(step)]
-                for u in range(step):
-                    for i in range(rows):
-                        acc[u][i].add_incoming(init[u][i], pre)
-                new = [terms(builder.add(m, const(u)), acc[u], rows) for u in range(step)]
-                m1 = builder.add(m, const(step))
-                tail = builder.basic_block
-                m.add_incoming(m1, tail)
-                for u in range(step):
-                    for i in range(rows):
-                        acc[u][i].add_incoming(new[u][i], tail)
-                builder.cbranch(builder.icmp_signed("<", m1, stop), body, after)
-                builder.position_at_end(after)
-                res = []
-                for u in range(step):
-                    row = []
-                    for i in range(rows):
-                        phi = builder.phi(vty)
-                        phi.add_incoming(init[u][i], pre)
-                        phi.add_incoming(new[u][i], tail)
-                        row.append(phi)
-                    res.append(row)
-                return res
-
-            cases = []
-            for rows in range(1, NARROW_ROWS + 1):
-                block = builder.append_basic_block(f"narrow_rows{rows}")
-                cases.append((rows, block))
-            switch = builder.switch(n_rows_v, end)
-            for rows, block in cases:
-                switch.add_case(const(rows), block)
-                builder.position_at_end(block)
-                U = -(-NARROW_ROWS // rows) if split else 1
-                Mu = builder.sub(aM, builder.srem(aM, const(U)))
-                acc = loop(const(0), Mu, U, [[zero] * rows for _ in range(U)], rows, f"narrow{rows}_main")
-                total = acc[0]
-                for u in range(1, U):
-                    total = [builder.fadd(t, x) for t, x in zip(total, acc[u], strict=True)]
-                total = loop(Mu, aM, 1, [total], rows, f"narrow{rows}_rest")[0]
+                    acc[u][i].add_incoming(init[u][i], pre)
+            new = [terms(builder.add(m, const(u)), acc[u], rows) for u in range(step)]
+            m1 = builder.add(m, const(step))
+            tail = builder.basic_block
+            m.add_incoming(m1, tail)
+            for u in range(step):
                 for i in range(rows):
-                    ptr = builder.bitcast(builder.gep(obase, [builder.mul(const(i), aldo)]), vty.as_pointer())
-                    # ``o`` is read only when accumulating (a mask of no lanes reads nothing)
-                    old = builder.call(mload, [ptr, align, builder.select(add, colmask, none), zero])
-                    res = builder.select(add, builder.fadd(old, total[i]), total[i])
-                    builder.call(mstore, [res, ptr, align, colmask])
-                builder.branch(end)
-            builder.position_at_end(end)
-            return context.get_dummy_value()
+                    acc[u][i].add_incoming(new[u][i], tail)
+            builder.cbranch(builder.icmp_signed("<", m1, stop), body, after)
+            builder.position_at_end(after)
+            res = []
+            for u in range(step):
+                row = []
+                for i in range(rows):
+                    phi = builder.phi(vty)
+                    phi.add_incoming(init[u][i], pre)
+                    phi.add_incoming(new[u][i], tail)
+                    row.append(phi)
+                res.append(row)
+            return res
 
-        return sig, codegen
+        cases = []
+        for rows in range(1, NARROW_ROWS + 1):
+            block = builder.append_basic_block(f"narrow_rows{rows}")
+            cases.append((rows, block))
+        switch = builder.switch(n_rows_v, end)
+        for rows, block in cases:
+            switch.add_case(const(rows), block)
+            builder.position_at_end(block)
+            U = -(-NARROW_ROWS // rows)
+            Mu = builder.sub(aM, builder.srem(aM, const(U)))
+            acc = loop(const(0), Mu, U, [[zero] * rows for _ in range(U)], rows, f"narrow{rows}_main")
+            total = acc[0]
+            for u in range(1, U):
+                total = [builder.fadd(t, x) for t, x in zip(total, acc[u], strict=True)]
+            total = loop(Mu, aM, 1, [total], rows, f"narrow{rows}_rest")[0]
+            for i in range(rows):
+                ptr = builder.bitcast(builder.gep(obase, [builder.mul(const(i), aldo)]), vty.as_pointer())
+                old = builder.call(mload, [ptr, align, colmask, zero])
+                builder.call(mstore, [builder.select(add, builder.fadd(old, total[i]), total[i]), ptr, align,
+                                      colmask])
+            builder.branch(end)
+        builder.position_at_end(end)
+        return context.get_dummy_value()
 
-    return tile
-
-
-#: the narrow tile for long sums (split into chains)
-_tile_narrow = _narrow_tile(True)
-#: the narrow tile whose every output is one chain of fused multiply-adds in order
-_tile_rows = _narrow_tile(False)
+    return sig, codegen
 
 
 @njit(**JIT_OPTIONS)
@@ -552,17 +514,6 @@ def _pack(W, buf, transposed):
     return cview(buf[:P * K * nr], (P, K, nr))
 
 
-@njit(**INTERNAL)
-def _pack_narrow(W, buf, transposed):
-    """``W`` (or ``W.T``) copied row-major into ``buf``: a (1, K, N) operand of the narrow tile
-    (:func:`packs_narrow`; its ``N`` columns, fewer than a panel's, tell :func:`mm_packed` so)."""
-    K, N = (W.shape[1], W.shape[0]) if transposed else W.shape
-    for k in range(K):
-        for n in range(N):
-            buf[k * N + n] = W[n, k] if transposed else W[k, n]
-    return cview(buf[:K * N], (1, K, N))
-
-
 @njit(**JIT_OPTIONS)
 def pack_nt(W, buf):
     """``W`` (N, K) packed for ``A @ W.T`` into ``buf`` (:func:`packed_len` ``(N, K)``); the panels."""
@@ -591,12 +542,6 @@ def _mm_packed(A, Wp, out, accumulate):
     o0 = np.int64(out.ctypes.data)
     w0 = np.int64(Wp.ctypes.data)
     like = out.dtype.type(0)
-    if nr != panel_width(out):  # a narrow operand (:func:`_pack_narrow`): blocks of rows on the narrow tile
-        for m0 in range(0, M, NARROW_ROWS):
-            _tile_rows(a0 + m0 * sa_row * isz, sa_row, sa_col, w0, np.int64(nr), np.int64(K),
-                       o0 + m0 * N * isz, np.int64(N), accumulate, np.int64(min(NARROW_ROWS, M - m0)),
-                       np.int64(N), like)
-        return
     Mf = M - M % MR
     # contiguous rows: panel by panel (a panel stays in L1 across the rows). A transposed operand
     # (strided rows: a tile's term would read one cache line per row): groups of TN_SLIVERS row slivers
@@ -674,8 +619,7 @@ mm_packed = _mm_packed_py if config.DISABLE_JIT else _mm_packed
 def pack_for(W, M, transposed, buf, start):
     """``W`` packed into ``buf[start:]`` for ``M``-row products: ``A @ W.T`` (``transposed``) or ``A @ W``.
 
-    Panels for the register tile where :func:`packs`, a plain copy (1, K, N) for the narrow tile where
-    :func:`packs_narrow` (:func:`mm_packed` runs either), else an empty (0, 0, 1) view:
+    An empty (0, 0, 1) view when the product does not run packed (:func:`packs`):
     the caller then calls the unpacked product. Inlined, and no view of
     ``buf`` is taken then: the echo epoch (a per-window call in each cell) ran
     3 % longer through a call that sliced the scratch.
@@ -683,8 +627,6 @@ def pack_for(W, M, transposed, buf, start):
     N, K = W.shape if transposed else (W.shape[1], W.shape[0])
     if packs(M, N, K):
         return _pack(W, buf[start:], transposed)
-    if packs_narrow(M, N, K, narrow_width(W)):
-        return _pack_narrow(W, buf[start:], transposed)
     return cview(buf[:0], (0, 0, 1))
 
 
