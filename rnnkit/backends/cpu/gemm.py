@@ -169,6 +169,40 @@ def packs(M, N, K):
     return not config.DISABLE_JIT and M >= MR and K >= 8 and M * N * K >= PACK_MIN_WORK
 
 
+def _counted_loop(builder, start, stop, step, init, body, name):
+    """Emit ``for m in range(start, stop, step)`` (``stop - start`` a multiple of ``step`` when positive)
+    carrying the values ``init`` (a list) through ``body(m, values) -> new values`` at each pass.
+
+    Returns the values after the loop: ``init`` when it makes no pass. The tiles' loops over the terms
+    of their sums (the accumulators stay in registers as the loop's phi values).
+    """
+    pre = builder.basic_block
+    block = builder.append_basic_block(name)
+    after = builder.append_basic_block(name + "_after")
+    builder.cbranch(builder.icmp_signed("<", start, stop), block, after)
+    builder.position_at_end(block)
+    m = builder.phi(start.type)
+    m.add_incoming(start, pre)
+    current = [builder.phi(v.type) for v in init]
+    for phi, v in zip(current, init, strict=True):
+        phi.add_incoming(v, pre)
+    new = body(m, current)
+    m1 = builder.add(m, ir.Constant(start.type, step))
+    tail = builder.basic_block
+    m.add_incoming(m1, tail)
+    for phi, v in zip(current, new, strict=True):
+        phi.add_incoming(v, tail)
+    builder.cbranch(builder.icmp_signed("<", m1, stop), block, after)
+    builder.position_at_end(after)
+    out = []
+    for v0, v1 in zip(init, new, strict=True):
+        phi = builder.phi(v0.type)
+        phi.add_incoming(v0, pre)
+        phi.add_incoming(v1, tail)
+        out.append(phi)
+    return out
+
+
 def _masked_ops(builder, vty, bits):
     """LLVM's masked load and store of the vector type ``vty`` of ``bits``-bit floats (``(ptr, align,
     mask, passthru)`` and ``(value, ptr, align, mask)``), declared in ``builder``'s module."""
@@ -246,45 +280,28 @@ def _tile(typingctx, a, sa_row, sa_col, b, K, o, ldo, accumulate, n_rows, n_cols
             builder.module, ir.FunctionType(ir.VoidType(), [i8p] + [i32] * 3), "llvm.prefetch.p0i8")
         # read, keep in every cache level (prefetcht0), data
         hint = [ir.Constant(i32, v) for v in (0, 3, 1)]
-        entry = builder.basic_block
-        loop = builder.append_basic_block("tile_k")
-        done = builder.append_basic_block("tile_done")
-        builder.cbranch(builder.icmp_signed(">", K, const(0)), loop, done)
-        builder.position_at_end(loop)
-        k = builder.phi(intp)
-        k.add_incoming(const(0), entry)
-        acc = [[builder.phi(vty) for _ in range(NV)] for _ in range(rows)]
-        for row in acc:
-            for phi in row:
-                phi.add_incoming(zero, entry)
-        bk = builder.gep(bbase, [builder.mul(k, nr)])
-        # the panel's row PREFETCH_K terms ahead, into L1 (prefetcht0; a hint: past the panel's end it
-        # fetches the next panel's first rows, and never faults)
-        for line in range(-(-NV * L * size // 64)):
-            ahead = builder.gep(bk, [const(PREFETCH_K * NV * L + line * 64 // size)])
-            builder.call(prefetch, [builder.bitcast(ahead, i8p)] + hint)
-        bv = [builder.load(builder.bitcast(builder.gep(bk, [const(v * L)]), vty.as_pointer()), align=size)
-              for v in range(NV)]
-        koff = builder.mul(k, asc)
-        new = []
-        for i in range(rows):
-            s = builder.load(builder.gep(arows[i], [koff]))
-            sv = builder.shuffle_vector(builder.insert_element(undef, s, ir.Constant(ir.IntType(32), 0)),
-                                        undef, splat)
-            new.append([builder.call(fma, [sv, bv[v], acc[i][v]]) for v in range(NV)])
-        k1 = builder.add(k, const(1))
-        tail = builder.basic_block
-        k.add_incoming(k1, tail)
-        for i in range(rows):
-            for v in range(NV):
-                acc[i][v].add_incoming(new[i][v], tail)
-        builder.cbranch(builder.icmp_signed("<", k1, K), loop, done)
-        builder.position_at_end(done)
-        final = [[builder.phi(vty) for _ in range(NV)] for _ in range(rows)]  # phis first in the block
-        for i in range(rows):
-            for v in range(NV):
-                final[i][v].add_incoming(zero, entry)
-                final[i][v].add_incoming(new[i][v], tail)
+
+        def term(k, acc):
+            """Term ``k`` of every sum: the accumulators ``acc`` (row-major, ``rows * NV``) updated."""
+            bk = builder.gep(bbase, [builder.mul(k, nr)])
+            # the panel's row PREFETCH_K terms ahead, into L1 (prefetcht0; a hint: past the panel's end it
+            # fetches the next panel's first rows, and never faults)
+            for line in range(-(-NV * L * size // 64)):
+                ahead = builder.gep(bk, [const(PREFETCH_K * NV * L + line * 64 // size)])
+                builder.call(prefetch, [builder.bitcast(ahead, i8p)] + hint)
+            bv = [builder.load(builder.bitcast(builder.gep(bk, [const(v * L)]), vty.as_pointer()), align=size)
+                  for v in range(NV)]
+            koff = builder.mul(k, asc)
+            new = []
+            for i in range(rows):
+                s = builder.load(builder.gep(arows[i], [koff]))
+                sv = builder.shuffle_vector(builder.insert_element(undef, s, ir.Constant(ir.IntType(32), 0)),
+                                            undef, splat)
+                new += [builder.call(fma, [sv, bv[v], acc[i * NV + v]]) for v in range(NV)]
+            return new
+
+        flat = _counted_loop(builder, const(0), K, 1, [zero] * (rows * NV), term, "tile_k")
+        final = [flat[i * NV:(i + 1) * NV] for i in range(rows)]
         add = context.cast(builder, aacc, sig.args[7], types.boolean)
         if add.type != ir.IntType(1):
             add = builder.trunc(add, ir.IntType(1))
@@ -391,36 +408,12 @@ def _tile_narrow(typingctx, a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate,
         def loop(start, stop, step, init, rows, name):
             """Terms ``start, start + step, ... < stop``, ``step`` at a time; ``init``: the accumulators
             (``step`` lists of ``rows``) before it; returns them after it."""
-            pre = builder.basic_block
-            body = builder.append_basic_block(name)
-            after = builder.append_basic_block(name + "_after")
-            builder.cbranch(builder.icmp_signed("<", start, stop), body, after)
-            builder.position_at_end(body)
-            m = builder.phi(intp)
-            m.add_incoming(start, pre)
-            acc = [[builder.phi(vty) for _ in range(rows)] for _ in range(step)]
-            for u in range(step):
-                for i in range(rows):
-                    acc[u][i].add_incoming(init[u][i], pre)
-            new = [terms(builder.add(m, const(u)), acc[u], rows) for u in range(step)]
-            m1 = builder.add(m, const(step))
-            tail = builder.basic_block
-            m.add_incoming(m1, tail)
-            for u in range(step):
-                for i in range(rows):
-                    acc[u][i].add_incoming(new[u][i], tail)
-            builder.cbranch(builder.icmp_signed("<", m1, stop), body, after)
-            builder.position_at_end(after)
-            res = []
-            for u in range(step):
-                row = []
-                for i in range(rows):
-                    phi = builder.phi(vty)
-                    phi.add_incoming(init[u][i], pre)
-                    phi.add_incoming(new[u][i], tail)
-                    row.append(phi)
-                res.append(row)
-            return res
+            def body(m, flat):
+                return [x for u in range(step)
+                        for x in terms(builder.add(m, const(u)), flat[u * rows:(u + 1) * rows], rows)]
+
+            flat = _counted_loop(builder, start, stop, step, [x for row in init for x in row], body, name)
+            return [flat[u * rows:(u + 1) * rows] for u in range(step)]
 
         cases = []
         for rows in range(1, NARROW_ROWS + 1):
