@@ -84,7 +84,7 @@ def test_small_weight_gradient_matches_numpy(M, K, N, dtype, accumulate, a_layou
     rows are a slice of wider rows, accumulation, and products that stay on BLAS or the compiled loops;
     nothing around ``out`` is written."""
     rng = np.random.default_rng(seed)
-    # views of wider arrays whatever the layout: one compiled signature per dtype
+    # views of wider arrays (F-contiguous or strided): two compiled signatures per dtype, not one per case
     A = rng.standard_normal((M, K + 3)).astype(dtype, order="F" if a_layout == "fortran" else "C")
     A = A[:, 2:2 + K] if a_layout == "columns" else A[:, :K]
     B = rng.standard_normal((M, N + (5 if b_wide else 1))).astype(dtype)[:, :N]
