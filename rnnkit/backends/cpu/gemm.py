@@ -21,6 +21,10 @@ imported from the CPU numba compiles for.
 The weights' gradients (:data:`mm_tn_w`: a window's rows summed, ``A.T @
 B``) run on this kernel only where :data:`TN_PACKED` (AMD Zen); on the
 Intel machine OpenBLAS's blocking beats its copies of the transposed operand.
+Those of the small models, whose output fits 8 rows by one vector (a few
+units), run on a *narrow* tile instead (:func:`mm_tn_small`,
+``_tile_narrow``), on every CPU: BLAS's call and blocking cost more than
+their sums.
 
 Every output element is one chain of fused multiply-adds over ``k`` in order
 (no reassociation), so a row's result does not depend on the other rows of
@@ -126,14 +130,19 @@ def _ov_panel_width(arr):
     return impl
 
 
+def _narrow_lanes(itemsize):
+    """Lanes of the narrow tile's vector for elements of ``itemsize`` bytes (the one home of that width)."""
+    return min(NARROW_LANES, VECTOR_BYTES // itemsize)
+
+
 def narrow_width(arr):
     """Lanes of the narrow tile's vector for ``arr``'s dtype; a compile-time constant in kernels."""
-    return min(NARROW_LANES, VECTOR_BYTES // arr.itemsize)
+    return _narrow_lanes(arr.itemsize)
 
 
 @overload(narrow_width, inline="always")
 def _ov_narrow_width(arr):
-    lanes = min(NARROW_LANES, VECTOR_BYTES // (arr.dtype.bitwidth // 8))
+    lanes = _narrow_lanes(arr.dtype.bitwidth // 8)
 
     def impl(arr):
         return lanes
@@ -361,7 +370,7 @@ def _tile_narrow(typingctx, a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate,
         return None
     dt = like
     size = dt.bitwidth // 8
-    L = min(NARROW_LANES, VECTOR_BYTES // size)
+    L = _narrow_lanes(size)
     sig = types.void(a, sa_row, sa_col, b, sb_row, M, o, ldo, accumulate, n_rows, n_cols, like)
 
     def codegen(context, builder, sig, args):
@@ -677,6 +686,7 @@ def _mm_tn_blas(A, B, out, buf, accumulate):
 
 
 #: the weights' gradients over a window's rows, ``mm_tn_w(A, B, out, buf, accumulate)``: ``out (+)= A.T @
-#: B`` for ``A`` (M, Ka), ``B`` (M, N); :func:`mm_tn_packed` where :data:`TN_PACKED`, else BLAS above
-#: its threshold (chosen here, so that the other is not compiled into the window)
+#: B`` for ``A`` (M, Ka), ``B`` (M, N); :func:`mm_tn_packed` where :data:`TN_PACKED`, else
+#: :func:`mm_tn_small` (the narrow tile for small outputs, else BLAS above its threshold; chosen here, so
+#: that the other is not compiled into the window)
 mm_tn_w = mm_tn_packed if TN_PACKED else _mm_tn_blas
