@@ -88,16 +88,19 @@ def _as_real(a, dtype, name):
         except ValueError as exc:  # e.g. strings that are not numbers
             raise ValueError(f"{name} holds values that are not numbers ({exc})") from None
     if a.dtype.kind == "f":
-        _check_finite(a, name)
         if a.dtype.itemsize > dtype.itemsize:
-            with np.errstate(over="ignore"):
+            # one pass over the narrower copy: NaN and inf stay what they are, and only a value too large
+            # for ``dtype`` becomes one (the input is looked at only then, to say which it was)
+            with np.errstate(over="ignore", invalid="ignore"):
                 out = a.astype(dtype)
             if not np.isfinite(out).all():
+                _check_finite(a, name)
                 big = float(np.abs(a).max())
                 raise ValueError(f"{name} has values too large for {dtype} (largest magnitude {big:.3g}; "
                                  f"{dtype}'s limit is {float(np.finfo(dtype).max):.3g}): scale the input, "
                                  "or use dtype='float64'")
             return out
+        _check_finite(a, name)
     return a.astype(dtype, copy=False)
 
 

@@ -157,6 +157,9 @@ def test_values_too_large_for_float32_are_not_called_infinity():
     assert np.isfinite(check_sequences(X, dtype=np.float64)[0]).all()
     with pytest.raises(ValueError, match="infinity"):
         check_sequences(np.full((2, 3), np.inf), dtype=np.float32)
+    X[1, 2] = np.nan  # the NaN is named, not the value too large for float32 beside it
+    with pytest.raises(ValueError, match="contains NaN"):
+        check_sequences(X, dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------ B: the two direct findings

@@ -287,6 +287,23 @@ def test_products_and_column_sums_match_numpy(dtype, shape):
     np.testing.assert_allclose(out, start + A @ Bkn, **tol)
 
 
+@given(M=st.integers(1, 700), N=st.integers(1, 20), dtype=st.sampled_from([np.float32, np.float64]),
+       accumulate=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_column_sums_match_numpy(M, N, dtype, accumulate, seed):
+    """``colsum`` on every path: few columns and many rows (blocks of ``COLSUM_BLOCK`` rows summed as one
+    flat loop, and the rows left over), few rows, more than 16 columns; ``A`` rows of a larger array."""
+    from rnnkit.backends.cpu.linalg import colsum
+
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((M + 3, N)).astype(dtype)[1:M + 1]
+    s0 = rng.standard_normal(N).astype(dtype)
+    s = s0.copy() if accumulate else np.full(N, np.nan, dtype)
+    colsum(A, s, accumulate)
+    ref = A.astype(np.float64).sum(axis=0) + (s0 if accumulate else 0)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(s, ref, rtol=tol, atol=tol * max(1.0, np.sqrt(M)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("operands", ["row views", "column views"])

@@ -33,10 +33,15 @@ def count_items(mode, lengths, t0, T, Y, wc):
     targets) when ``wc >= 0``.
     """
     count = 0.0
+    if mode == 0 and wc < 0:  # each valid step counts 1: the number of steps, not a sum of ones
+        n = 0
+        for b in range(lengths.shape[0]):
+            n += max(min(T, lengths[b] - t0), 0)
+        return float(n)
     for b in range(lengths.shape[0]):
         if mode == 0:
             for t in range(max(min(T, lengths[b] - t0), 0)):
-                count += Y[t, b, wc] if wc >= 0 else 1.0
+                count += Y[t, b, wc]
         elif 0 <= lengths[b] - 1 - t0 < T:
             count += Y[0, b, wc] if wc >= 0 else 1.0
     return count
@@ -178,18 +183,19 @@ def head_loss(loss, mode, logits, Y, lengths, t0, T, dlogits):
     """
     R, B, K = logits.shape
     zero = logits.dtype.type(0)
-    for t in range(R):
-        for b in range(B):
-            for k in range(K):
-                dlogits[t, b, k] = zero
     wc = weight_col(loss, K, Y.shape[2])
     count = count_items(mode, lengths, t0, T, Y, wc)
     total = zero
+    if count > 0 and loss == 0 and K == 2 and mode == 0:  # writes every element of dlogits
+        return two_class_steps(logits, Y, lengths, t0, wc, logits.dtype.type(1) / count, dlogits), count
+    # one flat loop (one memset): zeroing the (T, B, K) array row by row called memset for every row
+    # (1000 calls of 8 bytes per T5 window, ~3 us)
+    dflat = cview(dlogits, (R * B * K,))
+    for i in range(R * B * K):
+        dflat[i] = zero
     if not count > 0:
         return total, 0.0
     inv = logits.dtype.type(1) / count
-    if loss == 0 and K == 2 and mode == 0:
-        return two_class_steps(logits, Y, lengths, t0, wc, inv, dlogits), count
     for b in range(B):
         if mode == 0:
             hi = min(T, lengths[b] - t0)

@@ -235,10 +235,11 @@ def window_part(p, S, theta, off, cfg, pdrop, seed, X, Y, idx, lens, t0, T, sc, 
     if not train or cfg[CFG_LOSS] < 0:
         return 0.0, 0
     Yw = v3(sc.Yw[p], 0, R, B, Dy)
-    for t in range(R):
-        for j in range(B):
+    for j in range(B):  # row by row: a row's steps are contiguous in Y
+        src = idx[b0 + j]
+        for t in range(R):
             for i in range(Dy):
-                Yw[t, j, i] = Y[idx[b0 + j], t0 + t if mode == 0 else 0, i]
+                Yw[t, j, i] = Y[src, t0 + t if mode == 0 else 0, i]
     loss_sum, cnt = head_loss(cfg[CFG_LOSS], mode, logits, Yw, lens_p, t0, T,
                               v3(region(ws, WS_DLOGITS), 0, R, B, K))
     if cnt > 0:
