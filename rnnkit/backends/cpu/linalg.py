@@ -356,22 +356,27 @@ def mm_tn(A, B, out, accumulate):
 
 #: rows per block of :func:`colsum`'s few-column loop (16 rows of ``N`` columns: ``N`` vectors of 16 floats)
 COLSUM_BLOCK = 16
+#: elements (``M * N``) from which :func:`colsum` adds few columns in blocks of rows: below, a sum per
+#: column in four registers is as fast (float32, one core, ns, per column / blocks: (75, 4) 85 / 140 (the
+#: echo's window), (96, 4) 87 / 89, (192, 2) 88 / 87, (128, 4) 115 / 93, (96, 6) 129 / 101)
+COLSUM_BLOCK_MIN = 512
 
 
 @njit(**JIT_OPTIONS)
 def colsum(A, out, accumulate):
     """``out (+)= A.sum(axis=0)`` for a C-contiguous ``A`` (M, N).
 
-    A few columns and many rows (the biases' gradients of the streaming
-    tutorials' windows: (1000, 6) and (1000, 2) on T5) add blocks of
+    A few columns and many rows (the biases' gradients of a T5 rule-stream
+    window: (500, 6) and (500, 2) per half of its batch) add blocks of
     :data:`COLSUM_BLOCK` rows as one flat loop over ``COLSUM_BLOCK * N``
     running sums, which vectorises; the column sums per row cannot (float32,
-    one core: (1000, 6) 2237 -> 528 ns, (500, 6) 889 -> 309 ns). The order of
-    the additions depends on ``M`` and ``N`` only.
+    one core: (1000, 6) 2237 -> 450 ns, (500, 6) 736 -> 235 ns, (500, 2) 246 ->
+    164 ns), from :data:`COLSUM_BLOCK_MIN` elements. The order of the
+    additions depends on ``M`` and ``N`` only.
     """
     M, N = A.shape
     zero = out.dtype.type(0)
-    if N <= 16 and M >= 4 * COLSUM_BLOCK:
+    if N <= 16 and M * N >= COLSUM_BLOCK_MIN and M >= 2 * COLSUM_BLOCK:
         W = COLSUM_BLOCK * N
         acc = np.zeros(W, out.dtype)
         flat = cview(A, (M * N,))
