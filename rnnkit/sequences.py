@@ -91,7 +91,7 @@ def _as_real(a, dtype, name):
         if a.dtype.itemsize > dtype.itemsize:
             # one pass over the narrower copy: NaN and inf stay what they are, and only a value too large
             # for ``dtype`` becomes one (the input is looked at only then, to say which it was)
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(over="ignore"):
                 out = a.astype(dtype)
             if not np.isfinite(out).all():
                 _check_finite(a, name)

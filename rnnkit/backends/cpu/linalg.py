@@ -376,7 +376,7 @@ def colsum(A, out, accumulate):
     """
     M, N = A.shape
     zero = out.dtype.type(0)
-    if N <= 16 and M * N >= COLSUM_BLOCK_MIN and M >= 2 * COLSUM_BLOCK:
+    if N <= 16 and M * N >= COLSUM_BLOCK_MIN:
         W = COLSUM_BLOCK * N
         acc = np.zeros(W, out.dtype)
         flat = cview(A, (M * N,))
