@@ -503,3 +503,22 @@ def test_valid_mask_with_and_without_padding():
         got = valid_mask(np.asarray(lengths, dtype=np.int64), T)
         assert got.dtype == bool and got.shape == (len(lengths), T)
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+@pytest.mark.parametrize("labels", [[0, 1, 2], [3, 7, 9]], ids=["own-codes", "lookup"])
+def test_fit_and_partial_fit_leave_the_callers_labels_as_they_were(output, labels):
+    """Encoded targets may be views of ``y`` (labels 0..K-1 are their own codes): nothing writes to them."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 4, 2))
+    y = np.asarray(labels, dtype=np.int64)[rng.integers(0, 3, (12, 4) if output == "sequence" else 12)]
+    y[:3] = np.reshape(labels, (3,) + (1,) * (y.ndim - 1))  # every class present
+    before = y.copy()
+    clf = RNNClassifier(hidden_size=3, output=output, max_iter=2, batch_size=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    clf.partial_fit(X, y)
+    np.testing.assert_array_equal(y, before)
+    np.testing.assert_array_equal(clf.classes_, labels)
+    assert set(np.unique(clf.predict(X))) <= set(labels)

@@ -225,7 +225,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                              f"{self.classes_.tolist()}; pass every label with classes= on the first call to "
                              "partial_fit")
         if pos.shape[0] == self.classes_.shape[0]:  # every class seen: pos is 0..K-1
-            return inverse.reshape(-1).astype(np.int64)  # a copy: never a view of the caller's y
+            # no copy: the codes are only read (as on partial_fit's path above), so labels that are
+            # their own int64 codes stay a view of the caller's y (a copy took 60 us of a T5 fit's 4.5 ms)
+            return inverse.reshape(-1).astype(np.int64, copy=False)
         return pos[inverse.reshape(-1)]
 
     def _predict_from_out(self, out, lengths):
