@@ -13,17 +13,24 @@ workload once per side and alternates their calls (A then B, then B then A,
 Which side is set up first matters, though. In an A/A comparison (two copies
 of the same code, development machine, 2026-11-29) the side set up second ran
 the T5 ``fit`` 11-22 % slower than the first, whichever copy it was (the echo
-``fit`` 7 %, the LSTM-128 ``fit`` 0.5 %); so did it with the batch left whole
-(no thread pool involved: 10-11 %) and with numba's code compiled with every
-function and loop aligned to 64 bytes; a second estimator of the first side,
-set up after the second side, ran as fast as the first. The cause was not
-found. So the script measures in two processes, one setting up A first and
-one B first, and reports the geometric mean of their ratios, in which the
-order's effect cancels (A/A: 0.974 for the T5 ``fit``, 1.001 for the echo
-``fit``, from 1.169 and 0.812, 1.079 and 0.928). The table gives each side's
-median, the median of the paired ratios B/A (each call of B against its
-neighbour call of A) in each order, their geometric mean, and the verdict
-"B no more than 5% slower".
+``fit`` 7 %, the LSTM-128 ``fit`` 0.5 %). The cause is numba's dispatcher:
+it looks up the type of an argument by a fingerprint of its value, and the
+fingerprint of a named tuple holds its fields' types, not its class
+(``numba._dispatcher.compute_fingerprint`` gives two namedtuple classes of the
+same fields one fingerprint). The epoch's scratch (``loops.Scratch``) of the
+copy set up second therefore gets the type of the first copy's, matches none
+of its own dispatcher's compiled signatures, and each of its epoch calls is
+typed again in Python (``Dispatcher._compile_for_args``: 4.5 times the first
+side's Python calls per ``fit``, 0.9 ms more in the compiled call of a T5
+``fit``): a fixed cost per call, large for short calls. One copy alone (a
+user's process) has one such class and never pays it. So the script measures
+in two processes, one setting up A first and one B first, and reports the
+geometric mean of their ratios, in which the order's effect cancels to a few
+tenths of a percent for sides of similar speed (A/A: 0.974 for the T5
+``fit``, 1.001 for the echo ``fit``, from 1.169 and 0.812, 1.079 and 0.928).
+The table gives each side's median, the median of the paired ratios B/A
+(each call of B against its neighbour call of A) in each order, their
+geometric mean, and the verdict "B no more than 5% slower".
 
 Only the estimator workloads of :mod:`bench_core` can run this way (their
 ``prepare`` functions import ``rnnkit`` when called, and are called here with
