@@ -83,7 +83,7 @@ DEFAULT = ["echo_fit", "rule_fit", "lstm_fit", "gru_fit"]
 
 
 def copy_package(commit, workdir):
-    """Copy the ``rnnkit`` package of ``commit`` (None: the working tree) into ``workdir``; its directory.
+    """Copy the ``rnnkit`` package of ``commit`` (None: the working tree) into ``workdir``; its name.
 
     The copy is the package ``rnnkit_<commit[:12]>`` (``rnnkit_worktree``)
     in that directory, which the caller puts on ``sys.path``.
@@ -105,10 +105,14 @@ def copy_package(commit, workdir):
 
 
 def prepare(pkg, workload):
-    """``bench_core``'s ``prepare`` function of ``workload`` run with ``pkg`` as ``rnnkit``; the call."""
+    """``bench_core``'s ``prepare`` function of ``workload`` run with ``pkg`` as ``rnnkit``; the call.
+
+    ``bench_core`` and the installed ``rnnkit`` are imported first (not
+    while ``sys.modules["rnnkit"]`` is the copy).
+    """
     import bench_core
 
-    saved = sys.modules.get("rnnkit")
+    saved = sys.modules["rnnkit"]
     sys.modules["rnnkit"] = pkg
     try:
         return bench_core.WORKLOADS[workload][1]()
@@ -132,7 +136,7 @@ def time_pairs(fa, fb, ctx_a, ctx_b, pairs):
 
 def paired(ta, tb):
     """Medians of A and B and the median of the paired ratios B/A."""
-    ratios = sorted(b / a for a, b in zip(ta, tb, strict=True))
+    ratios = [b / a for a, b in zip(ta, tb, strict=True)]
     return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
 
 
@@ -143,6 +147,8 @@ MARKER = "BENCH_INPROC_RESULT "
 def run_child(workdir, first, names, pairs, threads):
     """Time ``names`` in this process with the package copies of ``workdir`` (``first``: which side is
     set up first, "A" or "B"); prints one JSON line after :data:`MARKER`."""
+    import bench_core  # noqa: F401  (it imports the installed rnnkit)
+
     import rnnkit.datasets  # noqa: F401  (the workloads' data and settings: the installed package's)
     import rnnkit.tutorials  # noqa: F401
 
